@@ -1,0 +1,1 @@
+"""FastAPI facade over the sink's files and the worker's tables."""

@@ -1,0 +1,178 @@
+"""The `cartsim` command: each service on its own, or the whole pipeline with `cartsim up`."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from types import FrameType
+
+import click
+from pydantic import ValidationError
+from rich.console import Console
+
+from cartsim.broker import EmbeddedBroker
+from cartsim.errors import CartsimError
+from cartsim.kafka import ensure_topic
+from cartsim.processes import Supervisor
+from cartsim.settings import Settings, get_settings
+
+console = Console(stderr=True, highlight=False)
+
+
+class _Stopped(Exception):
+    """SIGTERM, handled like Ctrl-C."""
+
+
+def _raise_stopped(signum: int, frame: FrameType | None) -> None:
+    raise _Stopped
+
+
+def _bootstrap(settings: Settings) -> str:
+    if not settings.kafka_bootstrap:
+        raise CartsimError(
+            "CARTSIM_KAFKA_BOOTSTRAP is not set: start a broker with `cartsim broker`, "
+            "or run the whole pipeline with `cartsim up`"
+        )
+    return settings.kafka_bootstrap
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="cartsim")
+def cli() -> None:
+    """Streaming simulator of TechStore Vietnam cart events."""
+
+
+@cli.command()
+@click.option("--port", type=click.IntRange(1, 65535), help="Listen port (default: a free one).")
+def broker(port: int | None) -> None:
+    """Run the embedded Kafka-compatible broker (Tansu) on 127.0.0.1 until Ctrl-C."""
+    signal.signal(signal.SIGTERM, _raise_stopped)
+    with EmbeddedBroker(port=port) as embedded:
+        console.print(f"broker ready: [bold]{embedded.bootstrap}[/] (in memory)")
+        click.echo(embedded.bootstrap)
+        console.print(f"use it with: export CARTSIM_KAFKA_BOOTSTRAP={embedded.bootstrap}")
+        try:
+            assert embedded.process is not None
+            code = embedded.process.wait()
+            raise CartsimError(f"the broker exited with code {code}")
+        except (KeyboardInterrupt, _Stopped):
+            console.print("stopping the broker")
+
+
+@cli.command()
+@click.option("--loglevel", default="info", show_default=True)
+def worker(loglevel: str) -> None:
+    """Run the Faust worker: sink and aggregate the events topic."""
+    import faust
+
+    settings = get_settings()
+    asyncio.run(ensure_topic(_bootstrap(settings), settings.topic, settings.partitions))
+    from stream_processors.agents import app
+
+    faust.Worker(app, loglevel=loglevel).execute_from_commandline()
+
+
+@cli.command()
+@click.option("--host", help="Bind address (default: CARTSIM_API_HOST, 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (default: CARTSIM_API_PORT).")
+def api(host: str | None, port: int | None) -> None:
+    """Serve the REST API with uvicorn."""
+    import uvicorn
+
+    from api.main import create_app
+
+    settings = get_settings()
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        log_level="info",
+    )
+
+
+@cli.command()
+@click.option("--count", type=click.IntRange(min=1), help="Events to send, then stop.")
+@click.option("--rate", type=click.FloatRange(min=0, min_open=True), help="Events per second.")
+@click.option("--seed", type=int, help="Seed: the same seed gives the same events.")
+def produce(count: int | None, rate: float | None, seed: int | None) -> None:
+    """Send simulated events to the topic: --count N as a batch, or live at --rate."""
+    from producer.emit import emit
+    from producer.journeys import events
+    from producer.targets import KafkaTarget
+
+    settings = get_settings()
+    bootstrap = _bootstrap(settings)
+    if count is None and rate is None:
+        rate = settings.rate
+
+    async def run() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await ensure_topic(bootstrap, settings.topic, settings.partitions)
+        async with KafkaTarget(bootstrap, settings.topic) as target:
+            return await emit(events(seed), target, count=count, rate=rate, stop=stop)
+
+    sent = asyncio.run(run())
+    console.print(f"sent {sent:,} events to {settings.topic!r}")
+
+
+@cli.command()
+@click.option("--rate", type=click.FloatRange(min=0, min_open=True), help="Live events/s.")
+@click.option("--port", type=click.IntRange(1, 65535), help="API port (default 8000).")
+@click.option("--host", help="API bind address (default 127.0.0.1).")
+def up(rate: float | None, port: int | None, host: str | None) -> None:
+    """Run the whole pipeline: broker (unless CARTSIM_KAFKA_BOOTSTRAP is set), worker, API and
+    a live producer. Ctrl-C stops everything."""
+    settings = get_settings()
+    rate = rate or settings.rate
+    port = port or settings.api_port
+    host = host or settings.api_host
+    signal.signal(signal.SIGTERM, _raise_stopped)
+    supervisor = Supervisor()
+    command = [sys.executable, "-m", "cartsim"]
+    try:
+        if settings.kafka_bootstrap:
+            bootstrap = settings.kafka_bootstrap
+            console.print(f"using Kafka at [bold]{bootstrap}[/]")
+        else:
+            embedded = EmbeddedBroker().start()
+            assert embedded.process is not None
+            supervisor.adopt("broker", embedded.process)
+            bootstrap = embedded.bootstrap
+            supervisor.env["CARTSIM_KAFKA_BOOTSTRAP"] = bootstrap
+            console.print(f"embedded broker (Tansu, in memory) at [bold]{bootstrap}[/]")
+        asyncio.run(ensure_topic(bootstrap, settings.topic, settings.partitions))
+        supervisor.start("worker", [*command, "worker"])
+        supervisor.start("api", [*command, "api", "--host", host, "--port", str(port)])
+        supervisor.start("producer", [*command, "produce", "--rate", f"{rate:g}"])
+        base = f"http://{host}:{port}"
+        console.print(
+            f"pipeline up: producing {rate:g} events/s to {settings.topic!r}\n"
+            f"  API   {base}/cart/events\n  docs  {base}/docs  ·  {base}/redoc\n"
+            f"  data  {settings.data_dir}/private_data/cart_tracking/\n"
+            "Ctrl-C stops everything."
+        )
+        name, code = supervisor.wait_any()
+        raise CartsimError(f"{name} exited with code {code}; stopping the pipeline")
+    except (KeyboardInterrupt, _Stopped):
+        console.print("stopping: producer, API, worker, broker")
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not orphan children
+        supervisor.stop_all()
+
+
+def main() -> None:
+    """Entry point: user mistakes and unreachable services print one line, not a traceback."""
+    try:
+        cli(standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (CartsimError, ValidationError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        sys.exit(1)

@@ -1,0 +1,58 @@
+"""The one place cartsim reads its environment: every `CARTSIM_*` variable is a field here."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Typed, validated configuration shared by the producer, the worker and the API."""
+
+    model_config = SettingsConfigDict(env_prefix="CARTSIM_", extra="ignore")
+
+    kafka_bootstrap: str | None = Field(
+        default=None,
+        description="Kafka bootstrap servers; unset means `cartsim up` starts the embedded broker.",
+    )
+    topic: str = Field(default="cart-events", description="Topic that carries cart events.")
+    partitions: int = Field(default=4, ge=1, le=64, description="Partitions of the events topic.")
+    data_dir: Path = Field(
+        default=Path("shared_data"),
+        description="Root of share_data/ (catalog) and private_data/ (events).",
+    )
+
+    api_host: str = Field(default="127.0.0.1", description="Address the API binds to.")
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    api_key: SecretStr | None = Field(
+        default=None, description="When set, endpoints that change data require X-API-Key."
+    )
+    cors_origins: list[str] = Field(default_factory=list, description="Allowed CORS origins.")
+
+    worker_id: str = Field(default="cartsim", description="Faust app id (the consumer group).")
+    worker_host: str = Field(default="127.0.0.1", description="Address of the worker's web server.")
+    worker_port: int = Field(default=6066, ge=1, le=65535, description="Worker web server port.")
+
+    segment_max_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=1024, description="Rotate a sink segment past this size."
+    )
+    segment_max_age_s: float = Field(
+        default=5.0, gt=0, description="Rotate a sink segment this many seconds after it opened."
+    )
+    sink_batch_size: int = Field(
+        default=2000, ge=1, description="Events the sink takes from the stream at a time."
+    )
+    sink_batch_within_s: float = Field(
+        default=0.5, gt=0, description="Longest wait to fill a sink batch."
+    )
+
+    rate: float = Field(default=20.0, gt=0, description="Live producer rate, events/s.")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Settings are read once per process; tests that change the environment clear this cache."""
+    return Settings()

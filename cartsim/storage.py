@@ -1,0 +1,136 @@
+"""Where data lives under `shared_data/`, and how a sink segment is named and read.
+
+A segment is a gzip JSON-lines file holding one contiguous offset range of one partition of one
+Kafka log. Each batch the sink writes is its own gzip member, so a reader can always decode the
+members that are whole and stop at a torn tail.
+
+    shared_data/
+    ├── share_data/products.json.gz
+    └── private_data/cart_tracking/
+        ├── cart_events-<log>-p<partition>-<first offset>-<last offset>.jsonl.gz   closed
+        └── cart_events-<log>-p<partition>-<first offset>.open.jsonl.gz           being written
+
+`<log>` names the Kafka log the offsets belong to (a digest of cluster id and topic), because the
+embedded broker forgets everything when it restarts and its offsets begin again at 0.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+SEGMENT_PREFIX = "cart_events"
+_SEGMENT_RE = re.compile(
+    rf"^{SEGMENT_PREFIX}-(?P<log>[0-9a-f]{{8}})-p(?P<partition>\d{{3}})-(?P<first>\d{{12}})"
+    r"(?:-(?P<last>\d{12})\.jsonl\.gz|\.open\.jsonl\.gz)$"
+)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Paths below one data root (`CARTSIM_DATA_DIR`)."""
+
+    root: Path
+
+    @property
+    def share_dir(self) -> Path:
+        return self.root / "share_data"
+
+    @property
+    def products_path(self) -> Path:
+        return self.share_dir / "products.json.gz"
+
+    @property
+    def events_dir(self) -> Path:
+        return self.root / "private_data" / "cart_tracking"
+
+    @property
+    def worker_dir(self) -> Path:
+        """Faust's own state (table stores); private to the worker."""
+        return self.root / "private_data" / "worker"
+
+    def ensure(self) -> Layout:
+        self.share_dir.mkdir(parents=True, exist_ok=True)
+        self.events_dir.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def segments(self) -> list[Segment]:
+        """Every segment, closed and open, in (log, partition, offset) order."""
+        found = (Segment.parse(p) for p in self.events_dir.glob(f"{SEGMENT_PREFIX}-*.jsonl.gz"))
+        return sorted((s for s in found if s is not None), key=Segment.sort_key)
+
+    def closed_segments(self) -> list[Segment]:
+        return [s for s in self.segments() if not s.is_open]
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One segment file and what its name says it holds."""
+
+    path: Path
+    log: str
+    partition: int
+    first_offset: int
+    last_offset: int | None  # None while the segment is open
+
+    @property
+    def is_open(self) -> bool:
+        return self.last_offset is None
+
+    def sort_key(self) -> tuple[str, int, int]:
+        return (self.log, self.partition, self.first_offset)
+
+    @classmethod
+    def parse(cls, path: Path) -> Segment | None:
+        match = _SEGMENT_RE.match(path.name)
+        if match is None:
+            return None
+        last = match["last"]
+        return cls(
+            path=path,
+            log=match["log"],
+            partition=int(match["partition"]),
+            first_offset=int(match["first"]),
+            last_offset=None if last is None else int(last),
+        )
+
+    @staticmethod
+    def open_name(log: str, partition: int, first_offset: int) -> str:
+        return f"{SEGMENT_PREFIX}-{log}-p{partition:03d}-{first_offset:012d}.open.jsonl.gz"
+
+    @staticmethod
+    def closed_name(log: str, partition: int, first_offset: int, last_offset: int) -> str:
+        return (
+            f"{SEGMENT_PREFIX}-{log}-p{partition:03d}-{first_offset:012d}-{last_offset:012d}"
+            ".jsonl.gz"
+        )
+
+
+def read_gzip_members(data: bytes) -> tuple[list[bytes], int]:
+    """Decode whole gzip members from `data`; return their JSON lines and the bytes they span.
+
+    A torn last member (a crash mid-write, or a writer still appending) is left out, and the
+    returned length tells where it begins, so the caller can truncate or simply stop there.
+    """
+    lines: list[bytes] = []
+    position = 0
+    while position < len(data):
+        decoder = zlib.decompressobj(wbits=31)
+        try:
+            chunk = decoder.decompress(data[position:])
+        except zlib.error:
+            break
+        if not decoder.eof:
+            break
+        lines.extend(line for line in chunk.split(b"\n") if line)
+        position = len(data) - len(decoder.unused_data)
+    return lines, position
+
+
+def iter_segment_lines(path: Path) -> Iterator[bytes]:
+    """JSON lines of one segment, stopping quietly at a torn tail."""
+    lines, _ = read_gzip_members(path.read_bytes())
+    yield from lines

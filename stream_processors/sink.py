@@ -1,0 +1,200 @@
+"""Idempotent gzip JSON-lines sink: every event of the topic in the files exactly once.
+
+Kafka redelivers after a crash (at-least-once), so the files, not the consumer's commits, are the
+record of what is stored. Each segment holds one contiguous offset range of one partition; its
+name says which. On taking a partition the sink reads the names (and repairs an open segment a
+crash left behind) to learn the next offset it needs, and drops anything older: a replay writes
+nothing twice. Each batch is one gzip member, fsynced before the stream may commit past it.
+
+All methods block (file I/O, compression): call them from a worker thread, never the event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from cartsim.storage import Layout, Segment, read_gzip_members
+
+log = logging.getLogger(__name__)
+
+Record = tuple[int, int, bytes]  # partition, offset, JSON value
+
+
+@dataclass
+class _OpenSegment:
+    path: Path
+    file: BinaryIO
+    first_offset: int
+    next_offset: int
+    size: int
+    opened_at: float
+
+
+class SegmentSink:
+    """Writes records of one Kafka log into per-partition segments under `layout.events_dir`."""
+
+    def __init__(
+        self,
+        layout: Layout,
+        log_id: str,
+        *,
+        max_bytes: int,
+        max_age_s: float,
+        compresslevel: int = 6,
+    ) -> None:
+        self.layout = layout.ensure()
+        self.directory = layout.events_dir
+        self.log_id = log_id
+        self.max_bytes = max_bytes
+        self.max_age_s = max_age_s
+        self.compresslevel = compresslevel
+        self._open: dict[int, _OpenSegment] = {}
+        self._next: dict[int, int | None] = {}  # next offset wanted; None: no file yet
+        self._lock = threading.Lock()
+        self.written = 0
+        self.skipped = 0
+
+    def write(self, records: Iterable[Record]) -> int:
+        """Append records; skip those the files already hold. Returns how many were written."""
+        by_partition: dict[int, list[tuple[int, bytes]]] = {}
+        for partition, offset, value in records:
+            by_partition.setdefault(partition, []).append((offset, value))
+        written = 0
+        with self._lock:
+            for partition, batch in by_partition.items():
+                written += self._write_partition(partition, batch)
+            self.written += written
+        return written
+
+    def roll_due(self) -> None:
+        """Close segments past their age, so readers see them as finished."""
+        now = time.monotonic()
+        with self._lock:
+            for partition, segment in list(self._open.items()):
+                if now - segment.opened_at >= self.max_age_s:
+                    self._close(partition)
+
+    def release(self, partitions: Iterable[int]) -> None:
+        """Close and forget partitions this worker no longer owns (after a rebalance)."""
+        with self._lock:
+            for partition in partitions:
+                self._close(partition)
+                self._next.pop(partition, None)
+
+    def close(self) -> None:
+        with self._lock:
+            for partition in list(self._open):
+                self._close(partition)
+
+    def _write_partition(self, partition: int, batch: list[tuple[int, bytes]]) -> int:
+        if partition not in self._next:
+            self._next[partition] = self._recover(partition)
+        wanted = self._next[partition]
+        fresh = batch if wanted is None else [(o, v) for o, v in batch if o >= wanted]
+        self.skipped += len(batch) - len(fresh)
+        start = 0
+        for index in range(1, len(fresh) + 1):
+            # a gap in offsets ends a run: every segment stays contiguous
+            if index == len(fresh) or fresh[index][0] != fresh[index - 1][0] + 1:
+                self._append_run(partition, fresh[start:index])
+                start = index
+        return len(fresh)
+
+    def _append_run(self, partition: int, run: list[tuple[int, bytes]]) -> None:
+        first_offset = run[0][0]
+        segment = self._open.get(partition)
+        if segment is not None and segment.next_offset != first_offset:
+            self._close(partition)
+            segment = None
+        if segment is None:
+            segment = self._start(partition, first_offset)
+        member = zlib.compressobj(self.compresslevel, zlib.DEFLATED, 31)
+        payload = member.compress(b"\n".join(value for _, value in run) + b"\n") + member.flush()
+        segment.file.write(payload)
+        segment.file.flush()
+        os.fsync(segment.file.fileno())
+        segment.size += len(payload)
+        segment.next_offset = run[-1][0] + 1
+        self._next[partition] = segment.next_offset
+        if segment.size >= self.max_bytes:
+            self._close(partition)
+
+    def _start(self, partition: int, first_offset: int) -> _OpenSegment:
+        path = self.directory / Segment.open_name(self.log_id, partition, first_offset)
+        segment = _OpenSegment(
+            path, path.open("ab"), first_offset, first_offset, 0, time.monotonic()
+        )
+        self._open[partition] = segment
+        return segment
+
+    def _close(self, partition: int) -> None:
+        segment = self._open.pop(partition, None)
+        if segment is None:
+            return
+        segment.file.close()
+        if segment.next_offset == segment.first_offset:
+            segment.path.unlink(missing_ok=True)
+            return
+        closed = Segment.closed_name(
+            self.log_id, partition, segment.first_offset, segment.next_offset - 1
+        )
+        segment.path.rename(self.directory / closed)
+        _fsync_dir(self.directory)
+
+    def _recover(self, partition: int) -> int | None:
+        """Next offset the files need for `partition`; closes segments a crash left open."""
+        next_offset: int | None = None
+        for segment in self.layout.segments():
+            if segment.log != self.log_id or segment.partition != partition:
+                continue
+            if segment.is_open:
+                last = self._repair(segment)
+                if last is None:
+                    continue
+            else:
+                last = segment.last_offset
+            assert last is not None
+            next_offset = max(next_offset or 0, last + 1)
+        return next_offset
+
+    def _repair(self, segment: Segment) -> int | None:
+        """Keep the whole gzip members of a segment left open by a crash, and close it."""
+        data = segment.path.read_bytes()
+        lines, valid = read_gzip_members(data)
+        if valid < len(data):
+            log.warning(
+                "%s: dropped a torn gzip tail of %d bytes (a crash mid-write); "
+                "those events were never acknowledged and will be read again",
+                segment.path.name,
+                len(data) - valid,
+            )
+        if not lines:
+            segment.path.unlink()
+            return None
+        with segment.path.open("r+b") as file:
+            file.truncate(valid)
+            os.fsync(file.fileno())
+        last = segment.first_offset + len(lines) - 1
+        segment.path.rename(
+            self.directory
+            / Segment.closed_name(segment.log, segment.partition, segment.first_offset, last)
+        )
+        _fsync_dir(self.directory)
+        return last
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename durable: a crash right after must not bring back the old name."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
