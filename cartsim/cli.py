@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import sys
 from types import FrameType
@@ -103,6 +104,7 @@ def produce(count: int | None, rate: float | None, seed: int | None) -> None:
 
     settings = get_settings()
     bootstrap = _bootstrap(settings)
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # its failures reach us as errors
     if count is None and rate is None:
         rate = settings.rate
 

@@ -15,6 +15,6 @@ class KafkaUnavailableError(CartsimError):
     """A Kafka request failed; keeps the client's error and whether retrying may help."""
 
     def __init__(self, message: str, cause: BaseException | None = None) -> None:
-        super().__init__(message)
+        super().__init__(" ".join(message.split()))  # client errors carry newlines
         self.cause = cause
         self.retriable = bool(getattr(cause, "retriable", False))

@@ -35,6 +35,14 @@ class Settings(BaseSettings):
     worker_id: str = Field(default="cartsim", description="Faust app id (the consumer group).")
     worker_host: str = Field(default="127.0.0.1", description="Address of the worker's web server.")
     worker_port: int = Field(default=6066, ge=1, le=65535, description="Worker web server port.")
+    session_timeout_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="Consumer-group session timeout. The embedded broker takes half of it to let "
+        "a worker join; Apache Kafka refuses less than its group.min.session.timeout.ms (6 s).",
+    )
+    heartbeat_interval_s: float = Field(default=0.5, gt=0)
+    rebalance_timeout_s: float = Field(default=4.0, gt=0)
 
     segment_max_bytes: int = Field(
         default=64 * 1024 * 1024, ge=1024, description="Rotate a sink segment past this size."
