@@ -48,7 +48,7 @@ class Settings(BaseSettings):
         default=64 * 1024 * 1024, ge=1024, description="Rotate a sink segment past this size."
     )
     segment_max_age_s: float = Field(
-        default=5.0, gt=0, description="Rotate a sink segment this many seconds after it opened."
+        default=60.0, gt=0, description="Rotate a sink segment this many seconds after it opened."
     )
     sink_batch_size: int = Field(
         default=2000, ge=1, description="Events the sink takes from the stream at a time."
