@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 import sys
+from datetime import datetime
 from types import FrameType
 
 import click
@@ -17,6 +18,7 @@ from cartsim.errors import CartsimError
 from cartsim.kafka import ensure_topic
 from cartsim.processes import Supervisor
 from cartsim.settings import Settings, get_settings
+from producer.options import Destination, destination, moment
 
 console = Console(stderr=True, highlight=False)
 
@@ -93,32 +95,47 @@ def api(host: str | None, port: int | None) -> None:
 
 
 @cli.command()
-@click.option("--count", type=click.IntRange(min=1), help="Events to send, then stop.")
+@click.option("--count", type=click.IntRange(min=1), help="Events to produce, then stop.")
 @click.option("--rate", type=click.FloatRange(min=0, min_open=True), help="Events per second.")
-@click.option("--seed", type=int, help="Seed: the same seed gives the same events.")
-def produce(count: int | None, rate: float | None, seed: int | None) -> None:
-    """Send simulated events to the topic: --count N as a batch, or live at --rate."""
-    from producer.emit import emit
-    from producer.journeys import events
-    from producer.targets import KafkaTarget
+@click.option("--seed", type=int, help="Seed: the same seed and options give the same events.")
+@click.option(
+    "--to",
+    default="kafka",
+    show_default=True,
+    callback=destination,
+    help="kafka (keyed by session_id), stdout, or file:PATH (gzip JSON lines if PATH ends .gz).",
+)
+@click.option("--start", callback=moment, help="Backfill from this ISO date/time (Vietnam time).")
+@click.option("--end", callback=moment, help="Backfill until this ISO date/time (exclusive).")
+def produce(
+    count: int | None,
+    rate: float | None,
+    seed: int | None,
+    to: Destination,
+    start: datetime | None,
+    end: datetime | None,
+) -> None:
+    """Simulate shoppers: --count N as a batch, live at --rate, or --count N over --start/--end."""
+    from producer.command import Plan
+    from producer.command import produce as run
+    from producer.journeys import new_seed
 
+    if (start is None) != (end is None) or (start is not None and count is None):
+        raise click.UsageError("a backfill needs --start, --end and --count together")
+    if start is not None and end is not None:
+        if end <= start:
+            raise click.BadParameter("must be after --start", param_hint="--end")
+        if rate is not None:
+            raise click.UsageError("a backfill runs flat out: leave out --rate")
     settings = get_settings()
-    bootstrap = _bootstrap(settings)
+    bootstrap = _bootstrap(settings) if to.kind == "kafka" else None
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # its failures reach us as errors
     if count is None and rate is None:
         rate = settings.rate
-
-    async def run() -> int:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
-        await ensure_topic(bootstrap, settings.topic, settings.partitions)
-        async with KafkaTarget(bootstrap, settings.topic) as target:
-            return await emit(events(seed), target, count=count, rate=rate, stop=stop)
-
-    sent = asyncio.run(run())
-    console.print(f"sent {sent:,} events to {settings.topic!r}")
+    plan = Plan(new_seed() if seed is None else seed, count, rate, start, end)
+    sent = asyncio.run(run(plan, to, settings, bootstrap, console))
+    where = settings.topic if to.kind == "kafka" else (to.path or "stdout")
+    console.print(f"sent {sent:,} events to {str(where)!r} (seed {plan.seed})")
 
 
 @cli.command()

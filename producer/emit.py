@@ -1,36 +1,34 @@
-"""Pacing: move events from a generator to a target, as a batch of N or live at a rate."""
+"""Pacing: move records from a generator to a target, as a batch of N or live at a rate."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 import time
-from collections.abc import Callable, Iterator
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable, Iterator
+from typing import Protocol
 
-import orjson
-
-
-class Target(Protocol):
-    async def send(self, records: list[tuple[bytes, bytes]]) -> int: ...
+from producer.records import Record
 
 
-def encode(event: dict[str, Any]) -> tuple[bytes, bytes]:
-    """Kafka key (the session) and value (the JSON record) of one event."""
-    return event["session_id"].encode(), orjson.dumps(event)
+class Sender(Protocol):
+    """Anything with the targets' `send`; emit needs no more than that."""
+
+    async def send(self, records: Iterable[Record]) -> int: ...
 
 
 async def emit(
-    events: Iterator[dict[str, Any]],
-    target: Target,
+    records: Iterator[Record],
+    target: Sender,
     *,
     count: int | None = None,
     rate: float | None = None,
     stop: asyncio.Event | None = None,
-    chunk: int = 5000,
+    chunk: int = 20_000,
     on_progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Send `count` events (None: until `stop` is set), at most `rate` per second (None: flat out).
+    """Send `count` records (None: until `stop` is set or the records run out), at most `rate`
+    per second (None: flat out).
 
     Live pacing sends what is owed since the start every tick, so a slow tick is caught up on
     rather than lost, and the long-run rate is exact.
@@ -44,8 +42,10 @@ async def emit(
         if count is not None:
             want = min(want, count - sent)
         if want > 0:
-            records = [encode(event) for event in itertools.islice(events, want)]
-            sent += await target.send(records)
+            batch = list(itertools.islice(records, want))
+            if not batch:
+                break
+            sent += await target.send(batch)
             if on_progress is not None:
                 on_progress(sent)
         if tick:
@@ -53,4 +53,6 @@ async def emit(
                 await asyncio.wait_for(stop.wait(), tick)
             except TimeoutError:
                 pass
+        else:
+            await asyncio.sleep(0)  # let signal handlers and the Kafka client run
     return sent

@@ -1,88 +1,179 @@
-"""Shopping sessions as sequences of cart events.
+"""The simulator: interleaved shopping sessions as a time-ordered stream of JSON event records.
 
-A first, simple journey model: browse, maybe add to cart, maybe check out, leave. Seeded and free
-of global random state, so the same seed always yields the same sessions.
+One generator serves the three time modes; only the buckets of simulated time differ:
+
+- live and batch (`steady`): the clock starts "now" and sessions arrive at a steady event rate;
+  a warm-up before now fills the shop with sessions already in progress and is not emitted;
+- backfill (`backfill`): exactly `count` events spread over a historical range in proportion to
+  the traffic profile (hour of day, weekday, sale days, Tết).
+
+Within a bucket the simulator draws sessions until the bucket's event budget is met, gives them
+sorted start times inside the bucket, and releases, in time order, every event that happens
+before the bucket ends: later sessions start later, so released events are final. Everything
+random comes from one `random.Random(seed)`, so a seed always gives the same records; in the
+steady modes only the timestamps move with "now".
 """
 
 from __future__ import annotations
 
 import random
 import time
-import uuid
-from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from itertools import islice
+from operator import itemgetter
 from typing import Any
 
-VIETNAM = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
+import orjson
 
-_PRODUCTS = [
-    (1, "Laptop ASUS TUF Gaming i7 16GB RAM", 25_990_000),
-    (2, "iPhone 15 Pro Max 256GB", 29_490_000),
-    (3, "Samsung Galaxy S24 Ultra 512GB", 27_990_000),
-    (4, "Tai nghe Sony WH-1000XM5", 7_490_000),
-    (5, "Màn hình Dell UltraSharp U2723QE 27 inch", 12_990_000),
-    (6, "Apple Watch Series 9 45mm", 10_990_000),
-]
-_SOURCES = ("website", "mobile_app", "mobile_web")
-_DEVICES = ("desktop", "mobile", "tablet")
-_BROWSERS = ("Chrome", "Safari", "Cốc Cốc", "Firefox", "Edge")
+from producer.catalog import Product
+from producer.config import JourneyConfig
+from producer.customers import customer_pools
+from producer.platforms import PLATFORMS
+from producer.queries import search_queries
+from producer.records import Record, RecordEncoder
+from producer.sampling import BITS, Table
+from producer.sessions import JourneyModel
+from producer.traffic import Bucket, TrafficProfile, backfill_buckets, steady_buckets
 
-
-def _event(
-    rng: random.Random,
-    session: dict[str, Any],
-    event_type: str,
-    product: tuple | None,
-    quantity: int | None,
-) -> dict[str, Any]:
-    now_ms = int(time.time() * 1000)
-    product_id, name, price = product if product else (None, None, None)
-    return {
-        "event_id": f"evt_{uuid.UUID(int=rng.getrandbits(128)).hex}",
-        "event_type": event_type,
-        "timestamp": datetime.fromtimestamp(now_ms / 1000, VIETNAM).isoformat(
-            timespec="milliseconds"
-        ),
-        "timestamp_unix": now_ms,
-        **session,
-        "product_id": product_id,
-        "product_name": name,
-        "product_price_vnd": price,
-        "quantity": quantity,
-        "line_total_vnd": price * quantity if price is not None and quantity else None,
-    }
+_MASK = (1 << 64) - 1
+_WARM_UP_MS = 5 * 60_000
+_WARM_UP_EVENTS = 100_000
+#: Events per bucket of simulated time: each bucket re-sorts the events still pending (those of
+#: sessions in progress), so a bucket must hold many more events than that to stay cheap.
+_BUCKET_EVENTS = 50_000
+_at = itemgetter(0)
 
 
-def sessions(seed: int | None = None) -> Iterator[list[dict[str, Any]]]:
-    """An endless series of sessions, each a list of events in the order they happen."""
+def new_seed() -> int:
+    """A fresh seed from the OS, for runs that were given none (print it to replay the run)."""
+    return random.SystemRandom().getrandbits(63)
+
+
+def _session_number(index: int, key: int) -> int:
+    """A bijection of the session counter (splitmix64's finaliser): unique, random-looking ids."""
+    z = ((index ^ key) * 0x9E3779B97F4A7C15) & _MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    return z ^ (z >> 31)
+
+
+def simulate(
+    seed: int,
+    buckets: Iterable[Bucket],
+    products: Sequence[Product],
+    config: JourneyConfig | None = None,
+    since_ms: int | None = None,
+    until_ms: int | None = None,
+) -> Iterator[Record]:
+    """Records in time order, sessions interleaved; events before `since_ms` are simulated only.
+
+    A session that would run past `until_ms` starts earlier (never before its bucket), so a
+    backfill stays inside its range.
+    """
+    config = config or JourneyConfig()
     rng = random.Random(seed)
-    while True:
-        guest = rng.random() < 0.3
-        session = {
-            "session_id": f"sess_{rng.getrandbits(64):016x}",
-            "customer_id": None if guest else rng.randint(1, 50_000),
-            "is_guest": guest,
-            "source": rng.choice(_SOURCES),
-            "device": rng.choice(_DEVICES),
-            "browser": rng.choice(_BROWSERS),
-        }
-        events = []
-        cart: list[tuple] = []
-        for _ in range(rng.randint(1, 6)):
-            product = rng.choice(_PRODUCTS)
-            events.append(_event(rng, session, "view_item", product, None))
-            if rng.random() < 0.4:
-                cart.append(product)
-                events.append(_event(rng, session, "add_to_cart", product, 1))
-        if cart and rng.random() < 0.3:
-            events.append(_event(rng, session, "begin_checkout", None, None))
-            for product in cart:
-                events.append(_event(rng, session, "purchase", product, 1))
-        events.append(_event(rng, session, "exit_page", None, None))
-        yield events
+    draw, bits = rng.random, rng.getrandbits
+    key = bits(64)
+    queries = search_queries(products)
+    model = JourneyModel(config, products, queries)
+    encoder = RecordEncoder(products, [q for q, _ in queries], list(config.payment_weights))
+    registered, guests = customer_pools(config.registered_customers, config.guest_profiles)
+    members = [b'"customer_id":%d,"is_guest":false,' % c.id for c in registered]
+    cities = [b'"city":%s}' % orjson.dumps(c.city) for c in registered]
+    guest_cities = [b'"city":%s}' % orjson.dumps(c.city) for c in guests]
+    platforms = Table(
+        [
+            b'"source":"%s","device":"%s","browser":%s,'
+            % (source.encode(), device.encode(), orjson.dumps(browser))
+            for (source, device, browser), _ in PLATFORMS
+        ],
+        [share for _, share in PLATFORMS],
+    ).slots
+    guest_share, journey, encode = config.guest_share, model.journey, encoder.encode
+    pending: list[tuple[int, Record]] = []
+    made = sessions = 0
+    for low, high, target in buckets:
+        drawn = []
+        while made < target:
+            guest = draw() < guest_share
+            steps = journey(rng, not guest)
+            drawn.append((guest, steps))
+            made += len(steps)
+        span = high - low
+        starts = sorted(int(draw() * span) for _ in drawn)
+        for (guest, steps), start in zip(drawn, starts, strict=True):
+            session_hex = b"%016x" % _session_number(sessions, key)
+            sessions += 1
+            if guest:
+                who = b'"customer_id":null,"is_guest":true,'
+                city = guest_cities[bits(31) % len(guest_cities)]
+            else:
+                customer = bits(31) % len(members)
+                who, city = members[customer], cities[customer]
+            fragment = b'"session_id":"sess_%s",%s%s' % (session_hex, who, platforms[bits(BITS)])
+            begin = low + start
+            if until_ms is not None and begin + steps[-1][0] >= until_ms:
+                begin = max(low, until_ms - 1 - steps[-1][0])
+            pending.extend(encode(session_hex, fragment, city, begin, steps))
+        pending.sort(key=_at)
+        ready = bisect_left(pending, high, key=_at)
+        released = pending[:ready]
+        del pending[:ready]
+        if since_ms is not None and released and released[0][0] < since_ms:
+            released = released[bisect_left(released, since_ms, key=_at) :]
+        yield from map(itemgetter(1), released)
+    pending.sort(key=_at)
+    yield from map(itemgetter(1), pending)
 
 
-def events(seed: int | None = None) -> Iterator[dict[str, Any]]:
-    """Sessions flattened into one stream of events."""
-    for session in sessions(seed):
-        yield from session
+def backfill(
+    seed: int,
+    start: datetime,
+    end: datetime,
+    count: int,
+    products: Sequence[Product],
+    config: JourneyConfig | None = None,
+    profile: TrafficProfile | None = None,
+) -> Iterator[Record]:
+    """Exactly `count` records over [start, end), following the traffic profile."""
+    start_ms, end_ms = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+    if end_ms <= start_ms:
+        raise ValueError("the backfill range must end after it starts")
+    buckets = backfill_buckets(
+        profile or TrafficProfile(), start_ms, end_ms, count, per_bucket=_BUCKET_EVENTS
+    )
+    return islice(simulate(seed, buckets, products, config, until_ms=end_ms), count)
+
+
+def steady(
+    seed: int,
+    rate: float,
+    products: Sequence[Product],
+    config: JourneyConfig | None = None,
+    now_ms: int | None = None,
+) -> Iterator[Record]:
+    """Endless records from now on at `rate` events/s (live, and batch with config.batch_rate)."""
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    warm_up = min(_WARM_UP_MS, int(_WARM_UP_EVENTS / rate * 1000))
+    bucket_ms = max(1000, int(_BUCKET_EVENTS / rate * 1000))
+    buckets = steady_buckets(now_ms - warm_up, rate, bucket_ms)
+    return simulate(seed, buckets, products, config, since_ms=now_ms)
+
+
+def events(
+    seed: int | None = None,
+    products: Sequence[Product] | None = None,
+    config: JourneyConfig | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Batch-mode events as dicts, for tests and notebooks; the catalog defaults to the shop's."""
+    if products is None:
+        from cartsim.settings import get_settings
+        from cartsim.storage import Layout
+        from producer.catalog import load_catalog
+
+        products = load_catalog(Layout(get_settings().data_dir).products_path)
+    config = config or JourneyConfig()
+    stream = steady(new_seed() if seed is None else seed, config.batch_rate, products, config)
+    return (orjson.loads(value) for _, value in stream)

@@ -1,10 +1,18 @@
-"""Where generated events go: a Kafka topic, keyed by session so a session stays in order."""
+"""Where generated events go: a Kafka topic keyed by session, a JSON-lines file, or stdout.
+
+Every target is an async context manager with `send(records) -> int`; records are (key, value)
+pairs, the value one JSON event. Files and stdout get one event per line.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import gzip
+import sys
 from collections.abc import Iterable
+from pathlib import Path
 from types import TracebackType
+from typing import BinaryIO, Protocol, Self
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -82,3 +90,79 @@ class KafkaTarget:
             return await self.producer.send_batch(builder, self.topic, partition=partition)
         except KafkaError as exc:
             raise KafkaUnavailableError(f"cannot send to {self.topic!r}: {exc}", exc) from exc
+
+
+class Target(Protocol):
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def send(self, records: Iterable[tuple[bytes, bytes]]) -> int: ...
+
+
+class _LinesTarget:
+    """JSON lines to a binary stream; subclasses say which stream and how to close it."""
+
+    stream: BinaryIO
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def send(self, records: Iterable[tuple[bytes, bytes]]) -> int:
+        values = [value for _, value in records]
+        if values:
+            self.stream.write(b"\n".join(values) + b"\n")
+        return len(values)
+
+    def close(self) -> None:
+        self.stream.flush()
+
+
+class FileTarget(_LinesTarget):
+    """A JSON-lines file, gzip-compressed when its name ends in `.gz`.
+
+    The gzip header carries no name and no time, so the same events give the same bytes.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.raw: BinaryIO | None = None
+
+    async def __aenter__(self) -> Self:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.raw = self.path.open("wb")
+        if self.path.suffix == ".gz":
+            self.stream = gzip.GzipFile(filename="", mode="wb", fileobj=self.raw, mtime=0)
+        else:
+            self.stream = self.raw
+        return self
+
+    def close(self) -> None:
+        self.stream.close()
+        if self.raw is not None:
+            self.raw.close()
+
+
+class StdoutTarget(_LinesTarget):
+    """JSON lines on standard output, flushed after every batch so pipes see them promptly."""
+
+    def __init__(self, stream: BinaryIO | None = None) -> None:
+        self.stream = stream or sys.stdout.buffer
+
+    async def send(self, records: Iterable[tuple[bytes, bytes]]) -> int:
+        count = await super().send(records)
+        self.stream.flush()
+        return count

@@ -1,0 +1,110 @@
+"""`cartsim produce` put together: pick the time mode, open the target, emit with progress."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
+
+from cartsim.kafka import ensure_topic
+from cartsim.settings import Settings
+from cartsim.storage import Layout
+from producer.catalog import load_catalog
+from producer.config import JourneyConfig
+from producer.emit import emit
+from producer.journeys import backfill, steady
+from producer.options import Destination
+from producer.records import Record
+from producer.targets import FileTarget, KafkaTarget, StdoutTarget, Target
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to produce: live (rate, no count), batch (count), or backfill (count, start, end)."""
+
+    seed: int
+    count: int | None = None
+    rate: float | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def records(self, settings: Settings, config: JourneyConfig) -> Iterator[Record]:
+        products = load_catalog(Layout(settings.data_dir).products_path)
+        if self.start is not None and self.end is not None and self.count is not None:
+            return backfill(self.seed, self.start, self.end, self.count, products, config)
+        return steady(self.seed, self.rate or config.batch_rate, products, config)
+
+
+@asynccontextmanager
+async def open_target(
+    to: Destination, settings: Settings, bootstrap: str | None
+) -> AsyncIterator[Target]:
+    """The target `to` names; for Kafka the topic is created first if it does not exist."""
+    if to.kind == "kafka" and bootstrap is not None:
+        await ensure_topic(bootstrap, settings.topic, settings.partitions)
+        target: Target = KafkaTarget(bootstrap, settings.topic)
+    elif to.kind == "file" and to.path is not None:
+        target = FileTarget(to.path)
+    else:
+        target = StdoutTarget()
+    async with target as opened:
+        yield opened
+
+
+@contextmanager
+def progress_bar(console: Console, total: int | None) -> Iterator[Callable[[int], None] | None]:
+    """A bar with rate and ETA on a terminal's stderr, for runs with a known count."""
+    if total is None or not console.is_terminal:
+        yield None
+        return
+    columns = (
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("events", total=total, rate="")
+
+        def advance(done: int) -> None:
+            speed = progress.tasks[0].speed
+            progress.update(task, completed=done, rate=f"{speed or 0:,.0f} events/s")
+
+        yield advance
+
+
+async def produce(
+    plan: Plan,
+    to: Destination,
+    settings: Settings,
+    bootstrap: str | None,
+    console: Console,
+    config: JourneyConfig | None = None,
+) -> int:
+    """Run the plan until its count is sent or SIGINT/SIGTERM; returns the events sent."""
+    config = config or JourneyConfig()
+    records = plan.records(settings, config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with open_target(to, settings, bootstrap) as target:
+        with progress_bar(console, plan.count) as on_progress:
+            count, rate = plan.count, plan.rate
+            return await emit(
+                records, target, count=count, rate=rate, stop=stop, on_progress=on_progress
+            )

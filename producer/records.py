@@ -1,0 +1,151 @@
+"""Cart events as JSON bytes, assembled from fragments encoded once.
+
+Serialising a 22-key dict with orjson costs about as much as simulating the event. Most of a
+record never changes within a session (who, where, on what) or within a product (id, name,
+price, category, brand), so those parts are encoded once with orjson, which also does the JSON
+string escaping, and each event fills a bytes template with them. Keys come in the order of
+`cartsim.events.CartEvent`, public fields first; every key is present, null when not applicable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import orjson
+
+from cartsim.events import EVENT_TYPES
+from producer.catalog import Product
+from producer.sessions import CANCELLED, PURCHASE, Step
+from producer.traffic import DAY_MS, OFFSET_MS
+
+Record = tuple[bytes, bytes]
+"""(Kafka key: the session id, value: the JSON event)."""
+
+_EVENT = (
+    b'{"event_id":"evt_%s%04x","event_type":"%s","timestamp":"%s%02d:%02d:%02d.%03d+07:00",'
+    b'"timestamp_unix":%d,%s%s%s%s'
+)
+_NO_PRODUCT = (
+    b'"product_id":null,"product_name":null,"product_price_vnd":null,'
+    b'"quantity":null,"line_total_vnd":null,"category":null,"brand":null,'
+)
+_NO_QUANTITY = b'"quantity":null,"line_total_vnd":null,'
+_QUANTITY = b'"quantity":%d,"line_total_vnd":%d,'
+_NO_EXTRAS = b'"search_query":null,"cart_total_vnd":null,"order_id":null,"payment_method":null,'
+_EXTRAS = b'"search_query":%s,"cart_total_vnd":%s,"order_id":%s,"payment_method":%s,'
+_SESSION = b'"session_id":"%s","customer_id":%s,"is_guest":%s,"source":%s,"device":%s,"browser":%s,'
+_NULL = b"null"
+
+
+def _json(value: object) -> bytes:
+    return orjson.dumps(value)
+
+
+class RecordEncoder:
+    """Turns a session's steps into time-stamped records; one per catalog and query list."""
+
+    def __init__(
+        self,
+        products: Sequence[Product],
+        queries: Sequence[str],
+        payment_methods: Sequence[str],
+    ) -> None:
+        self.prices = [p.price_vnd for p in products]
+        self.heads = [
+            b'"product_id":%d,"product_name":%s,"product_price_vnd":%d,'
+            % (p.id, _json(p.name), p.price_vnd)
+            for p in products
+        ]
+        self.tails = [
+            b'"category":%s,"brand":%s,' % (_json(p.category), _json(p.brand)) for p in products
+        ]
+        self.viewed = [h + _NO_QUANTITY + t for h, t in zip(self.heads, self.tails, strict=True)]
+        self.queries = [_json(q) for q in queries]
+        self.payments = [_json(m) for m in payment_methods]
+        self.kinds = [kind.encode() for kind in EVENT_TYPES]
+        self.days: dict[int, bytes] = {}
+
+    def day(self, local_day: int) -> bytes:
+        """'YYYY-MM-DDT' of a local day number (days since 1970-01-01 in UTC+07:00)."""
+        prefix = self.days.get(local_day)
+        if prefix is None:
+            date = datetime.fromtimestamp(local_day * 86_400, UTC).date()
+            prefix = self.days[local_day] = f"{date.isoformat()}T".encode()
+        return prefix
+
+    @staticmethod
+    def session_fragment(
+        session_hex: bytes, customer_id: int | None, platform: tuple[str, str, str]
+    ) -> bytes:
+        source, device, browser = platform
+        return _SESSION % (
+            session_hex,
+            _NULL if customer_id is None else b"%d" % customer_id,
+            b"true" if customer_id is None else b"false",
+            _json(source),
+            _json(device),
+            _json(browser),
+        )
+
+    def encode(
+        self,
+        session_hex: bytes,
+        session: bytes,
+        city: bytes,
+        start_ms: int,
+        steps: Sequence[Step],
+    ) -> list[tuple[int, Record]]:
+        """(timestamp, record) of each step; `session` and `city` come from the fragments above.
+
+        `city` is the record's closing `"city":...}`; the order id derives from the session id.
+        """
+        key = b"sess_" + session_hex
+        order = b'"ORD-%s"' % session_hex[:12].upper()
+        out = []
+        day_of, kinds, prices = self.day, self.kinds, self.prices
+        heads, tails, viewed = self.heads, self.tails, self.viewed
+        payments, queries = self.payments, self.queries
+        for index, (offset, kind, product, quantity, total, query, payment) in enumerate(steps):
+            at = start_ms + offset
+            local = at + OFFSET_MS
+            day, rest = divmod(local, DAY_MS)
+            hour, rest = divmod(rest, 3_600_000)
+            minute, rest = divmod(rest, 60_000)
+            second, milli = divmod(rest, 1000)
+            if product < 0:
+                item = _NO_PRODUCT
+            elif quantity:
+                item = (
+                    heads[product]
+                    + _QUANTITY % (quantity, prices[product] * quantity)
+                    + tails[product]
+                )
+            else:
+                item = viewed[product]
+            if total < 0 and query < 0 and payment < 0:
+                extras = _NO_EXTRAS
+            else:
+                extras = _EXTRAS % (
+                    _NULL if query < 0 else queries[query],
+                    _NULL if total < 0 else b"%d" % total,
+                    order if kind == PURCHASE or kind == CANCELLED else _NULL,
+                    _NULL if payment < 0 else payments[payment],
+                )
+            value = _EVENT % (
+                session_hex,
+                index,
+                kinds[kind],
+                day_of(day),
+                hour,
+                minute,
+                second,
+                milli,
+                at,
+                session,
+                item,
+                extras,
+                city,
+            )
+            out.append((at, (key, value)))
+        return out
