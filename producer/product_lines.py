@@ -150,7 +150,7 @@ CATALOG_LINES: dict[str, list[Group]] = {
                 ("Marshall", "Loa Bluetooth Marshall Emberton II", 4_290_000),
                 ("Marshall", "Tai nghe Marshall Major IV", 3_490_000),
                 ("Sony", "Loa Bluetooth Sony SRS-XB13", 1_190_000),
-                ("Anker", "Tai nghe Bluetooth Soundcore Liberty 4 NC", 1_990_000),
+                ("Anker", "Tai nghe Bluetooth Anker Soundcore Liberty 4 NC", 1_990_000),
                 ("Xiaomi", "Tai nghe Bluetooth Xiaomi Redmi Buds 5", 790_000),
                 ("Soundpeats", "Tai nghe Bluetooth Soundpeats Air3 Deluxe", 690_000),
             ],

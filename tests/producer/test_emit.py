@@ -1,0 +1,54 @@
+"""Emit sends exactly what was asked, flat out or at a rate, and stops on request."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Iterable
+
+from producer.emit import emit
+
+
+class Collect:
+    def __init__(self) -> None:
+        self.records: list[tuple[bytes, bytes]] = []
+
+    async def send(self, records: Iterable[tuple[bytes, bytes]]) -> int:
+        batch = list(records)
+        self.records.extend(batch)
+        return len(batch)
+
+
+def records() -> Iterable[tuple[bytes, bytes]]:
+    return ((b"k", b"%d" % n) for n in itertools.count())
+
+
+def test_a_batch_sends_exactly_count_in_order() -> None:
+    target = Collect()
+    progress: list[int] = []
+    sent = asyncio.run(
+        emit(iter(records()), target, count=12_345, chunk=5_000, on_progress=progress.append)
+    )
+    assert sent == 12_345 and [v for _, v in target.records] == [b"%d" % n for n in range(12_345)]
+    assert progress == [5_000, 10_000, 12_345]
+
+
+def test_a_finite_stream_ends_the_batch_early() -> None:
+    target = Collect()
+    finite = iter([(b"k", b"1"), (b"k", b"2")])
+    assert asyncio.run(emit(finite, target, count=10)) == 2
+
+
+def test_live_rate_is_kept_and_stop_ends_it() -> None:
+    target = Collect()
+
+    async def run() -> int:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().call_later(0.5, stop.set)
+        return await emit(iter(records()), target, rate=200, stop=stop)
+
+    started = time.monotonic()
+    sent = asyncio.run(run())
+    assert time.monotonic() - started < 1.0
+    assert 70 <= sent <= 110

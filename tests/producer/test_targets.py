@@ -1,0 +1,42 @@
+"""File and stdout targets write one JSON event per line, gzip by file name."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import io
+from pathlib import Path
+
+import pytest
+
+from producer.targets import FileTarget, StdoutTarget
+
+RECORDS = [(b"sess_1", b'{"n":1}'), (b"sess_2", b'{"n":"\xc4\x91"}')]
+
+
+async def write_twice(target: FileTarget | StdoutTarget) -> int:
+    async with target as opened:
+        return await opened.send(RECORDS) + await opened.send(RECORDS[:1]) + await opened.send([])
+
+
+@pytest.mark.parametrize("name", ["events.jsonl", "events.jsonl.gz"])
+def test_file_target_writes_json_lines(tmp_path: Path, name: str) -> None:
+    path = tmp_path / "out" / name
+    assert asyncio.run(write_twice(FileTarget(path))) == 3
+    data = path.read_bytes()
+    if name.endswith(".gz"):
+        assert data[:2] == b"\x1f\x8b"
+        data = gzip.decompress(data)
+    assert data == b'{"n":1}\n{"n":"\xc4\x91"}\n{"n":1}\n'
+
+
+def test_gzip_output_is_byte_stable(tmp_path: Path) -> None:
+    asyncio.run(write_twice(FileTarget(tmp_path / "a.gz")))
+    asyncio.run(write_twice(FileTarget(tmp_path / "b.gz")))
+    assert (tmp_path / "a.gz").read_bytes() == (tmp_path / "b.gz").read_bytes()
+
+
+def test_stdout_target_writes_json_lines() -> None:
+    stream = io.BytesIO()
+    assert asyncio.run(write_twice(StdoutTarget(stream))) == 3
+    assert stream.getvalue().count(b"\n") == 3
