@@ -1,0 +1,429 @@
+"""How one partition's events change its totals, minute windows, sessions and abandoned carts.
+
+Pure Python over dict-like tables, so it runs the same in the Faust agent, in the rebuild from
+files and in tests.
+
+Exactly once without transactions: every table value carries `o`, the offset of the last event
+applied to it. After a crash Kafka redelivers what was not committed, and each value takes only
+events newer than its `o`, so a value written just before the crash is not counted twice and one
+that was lost is rebuilt. Each key belongs to one source partition (totals and windows by name,
+sessions because the topic is keyed by session) and is written to that partition of its
+changelog, so recovery, which keeps the last record of each key, restores it whole.
+
+Event time decides: a partition's clock is the newest event time it has seen, so a backfilled
+history gives the same tables as a live run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+Table = MutableMapping[bytes, bytes]
+Event = dict[str, Any]
+#: (table name, key, new value or None to delete)
+Write = tuple[str, bytes, bytes | None]
+
+MINUTE_MS = 60_000
+STAGES = ("session", "viewed", "added", "checkout", "purchased")
+_STAGE_OF = {
+    "view_item": "viewed",
+    "add_to_cart": "added",
+    "begin_checkout": "checkout",
+    "purchase": "purchased",
+}
+_CHECKOUT_STEP = {
+    "begin_checkout": "checkout",
+    "add_shipping_info": "shipping",
+    "add_payment_info": "payment",
+    "payment_failed": "payment",
+    "purchase": "purchased",
+}
+# per-product counters: views, adds, removes, units purchased, revenue
+VIEWS, ADDS, REMOVES, UNITS, REVENUE = range(5)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """When a cart counts as abandoned, and how long state is kept (all in event time)."""
+
+    abandon_after_ms: int = 30 * MINUTE_MS
+    session_retention_ms: int = 2 * 60 * MINUTE_MS
+    abandoned_retention_ms: int = 8 * 24 * 60 * MINUTE_MS
+    window_retention_ms: int = 24 * 60 * MINUTE_MS
+
+
+def totals_key(partition: int) -> bytes:
+    return b"p%d" % partition
+
+
+def minute_key(partition: int, minute: int) -> bytes:
+    return b"p%d:%d" % (partition, minute)
+
+
+def new_totals(partition: int) -> dict[str, Any]:
+    return {
+        "p": partition,
+        "o": -1,
+        "clock_ms": 0,
+        "events": 0,
+        "event_type": {},
+        "source": {},
+        "device": {},
+        "browser": {},
+        "products": {},
+        "funnel": dict.fromkeys(STAGES, 0),
+        "revenue_vnd": 0,
+        "orders": 0,
+        "cancelled_orders": 0,
+        "cancelled_vnd": 0,
+    }
+
+
+def _new_session(partition: int, event: Event) -> dict[str, Any]:
+    return {
+        "p": partition,
+        "o": -1,
+        "session_id": event["session_id"],
+        "customer_id": event["customer_id"],
+        "is_guest": event["is_guest"],
+        "city": event.get("city"),
+        "first_ms": event["timestamp_unix"],
+        "last_ms": event["timestamp_unix"],
+        "last_activity": event["timestamp"],
+        "cart": {},  # product id -> [quantity, price, name]
+        "stage": "browsing",
+        "stages": {},  # stage -> offset of the event that first reached it
+        "orders": {},  # offset of a purchase -> [[product id, quantity, price], ...]
+        "purchased": False,
+    }
+
+
+def _apply_to_session(session: dict[str, Any], offset: int, event: Event) -> None:
+    kind = event["event_type"]
+    stamp = event["timestamp_unix"]
+    if stamp >= session["last_ms"]:
+        session["last_ms"] = stamp
+        session["last_activity"] = event["timestamp"]
+    session["first_ms"] = min(session["first_ms"], stamp)
+    stages = session["stages"]
+    stages.setdefault("session", offset)
+    if (stage := _STAGE_OF.get(kind)) is not None:
+        stages.setdefault(stage, offset)
+    cart = session["cart"]
+    product = event.get("product_id")
+    if kind == "add_to_cart" and product is not None:
+        line = cart.setdefault(str(product), [0, event["product_price_vnd"], event["product_name"]])
+        line[0] += event["quantity"] or 1
+    elif kind == "update_quantity" and str(product) in cart:
+        cart[str(product)][0] = event["quantity"]
+    elif kind == "remove_from_cart":
+        cart.pop(str(product), None)
+    elif kind == "purchase":
+        session["orders"][str(offset)] = [[int(p), q, price] for p, (q, price, _) in cart.items()]
+        session["purchased"] = True
+        cart.clear()
+    if (step := _CHECKOUT_STEP.get(kind)) is not None:
+        session["stage"] = step
+    elif kind == "order_cancelled":
+        session["stage"] = "cancelled"
+    session["o"] = offset
+
+
+def _count(counter: dict[str, int], key: Any) -> None:
+    key = str(key)
+    counter[key] = counter.get(key, 0) + 1
+
+
+def _apply_to_totals(
+    totals: dict[str, Any], offset: int, event: Event, session: dict[str, Any]
+) -> None:
+    kind = event["event_type"]
+    totals["events"] += 1
+    totals["clock_ms"] = max(totals["clock_ms"], event["timestamp_unix"])
+    _count(totals["event_type"], kind)
+    _count(totals["source"], event["source"])
+    _count(totals["device"], event["device"])
+    _count(totals["browser"], event["browser"])
+    funnel = totals["funnel"]
+    for stage, first in session["stages"].items():
+        if first == offset:
+            funnel[stage] += 1
+    products = totals["products"]
+    product = event.get("product_id")
+    if kind in ("view_item", "add_to_cart", "remove_from_cart") and product is not None:
+        stats = products.setdefault(str(product), [0, 0, 0, 0, 0])
+        stats[{"view_item": VIEWS, "add_to_cart": ADDS, "remove_from_cart": REMOVES}[kind]] += 1
+    elif kind == "purchase":
+        totals["orders"] += 1
+        totals["revenue_vnd"] += event.get("cart_total_vnd") or 0
+        for product_id, quantity, price in session["orders"].get(str(offset), ()):
+            stats = products.setdefault(str(product_id), [0, 0, 0, 0, 0])
+            stats[UNITS] += quantity
+            stats[REVENUE] += quantity * price
+    elif kind == "order_cancelled":
+        totals["cancelled_orders"] += 1
+        totals["cancelled_vnd"] += event.get("cart_total_vnd") or 0
+    totals["o"] = offset
+
+
+def abandoned_record(session: dict[str, Any], clock_ms: int) -> dict[str, Any]:
+    """What downstream systems (a remarketing mailer, say) need to know of an abandoned cart."""
+    lines = [
+        {
+            "product_id": int(product),
+            "product_name": name,
+            "product_price_vnd": price,
+            "quantity": quantity,
+            "line_total_vnd": price * quantity,
+        }
+        for product, (quantity, price, name) in session["cart"].items()
+    ]
+    return {
+        "session_id": session["session_id"],
+        "p": session["p"],
+        "o": session["o"],
+        "customer_id": session["customer_id"],
+        "is_guest": session["is_guest"],
+        "city": session.get("city"),
+        "cart": lines,
+        "cart_value_vnd": sum(line["line_total_vnd"] for line in lines),
+        "checkout_stage": session["stage"],
+        "first_activity_unix": session["first_ms"],
+        "last_activity": session["last_activity"],
+        "last_activity_unix": session["last_ms"],
+        "abandoned_at_unix": clock_ms,
+    }
+
+
+@dataclass
+class _MinuteIndex:
+    """Keys by the minute of their last activity, so idle ones are found without a full scan."""
+
+    buckets: dict[int, set[bytes]] = field(default_factory=dict)
+
+    def move(self, key: bytes, old_ms: int | None, new_ms: int) -> None:
+        if old_ms is not None and old_ms // MINUTE_MS != new_ms // MINUTE_MS:
+            self.discard(key, old_ms)
+        self.buckets.setdefault(new_ms // MINUTE_MS, set()).add(key)
+
+    def discard(self, key: bytes, ms: int) -> None:
+        bucket = self.buckets.get(ms // MINUTE_MS)
+        if bucket is not None:
+            bucket.discard(key)
+            if not bucket:
+                del self.buckets[ms // MINUTE_MS]
+
+    def up_to(self, ms: int) -> Iterator[tuple[int, set[bytes]]]:
+        """Buckets whose minute starts at or before `ms`, oldest first."""
+        last = ms // MINUTE_MS
+        for minute in sorted(m for m in self.buckets if m <= last):
+            yield minute, self.buckets[minute]
+
+    def keys(self) -> Iterator[bytes]:
+        for bucket in self.buckets.values():
+            yield from bucket
+
+
+@dataclass
+class _Partition:
+    """What the aggregator keeps in memory about one partition, rebuilt from the tables."""
+
+    sessions: _MinuteIndex = field(default_factory=_MinuteIndex)
+    abandoned: _MinuteIndex = field(default_factory=_MinuteIndex)
+    minutes: set[int] = field(default_factory=set)
+    checked_minute: int = -1  # activity buckets up to here were examined for abandonment
+    late: set[bytes] = field(default_factory=set)  # activity landing in examined buckets
+
+
+class Aggregator:
+    """The state machine of a worker's partitions over four tables.
+
+    `tables` maps the names totals, minutes, sessions and abandoned to dict-like tables of
+    bytes. `apply` returns the writes and the abandoned-cart records to publish and changes
+    no table itself, so the caller decides how writes reach the tables and their changelogs.
+    """
+
+    def __init__(self, tables: dict[str, Table], rules: Rules) -> None:
+        self.tables = tables
+        self.rules = rules
+        self.partitions: dict[int, _Partition] = {}
+
+    def assign(self, partitions: Iterable[int]) -> None:
+        """Index what recovery restored for newly assigned partitions, in one pass per table."""
+        fresh = {p: _Partition() for p in partitions if p not in self.partitions}
+        if not fresh:
+            return
+        for key in self.tables["minutes"]:
+            partition, _, minute = key[1:].partition(b":")
+            if int(partition) in fresh:
+                fresh[int(partition)].minutes.add(int(minute))
+        for name, stamp in (("sessions", "last_ms"), ("abandoned", "last_activity_unix")):
+            for sid, raw in self.tables[name].items():
+                value = orjson.loads(raw)
+                state = fresh.get(value["p"])
+                if state is not None:
+                    index = state.sessions if name == "sessions" else state.abandoned
+                    index.move(sid, None, value[stamp])
+        self.partitions.update(fresh)
+
+    def revoke(self, partitions: Iterable[int]) -> Iterator[tuple[str, bytes]]:
+        """Forget revoked partitions; yields their keys so the caller can drop them."""
+        for partition in partitions:
+            state = self.partitions.pop(partition, None)
+            if state is None:
+                continue
+            yield "totals", totals_key(partition)
+            for minute in state.minutes:
+                yield "minutes", minute_key(partition, minute)
+            for sid in state.sessions.keys():
+                yield "sessions", sid
+            for sid in state.abandoned.keys():
+                yield "abandoned", sid
+
+    def apply(
+        self, partition: int, batch: Iterable[tuple[int, Event]]
+    ) -> tuple[list[Write], list[dict]]:
+        """Apply one partition's events (offset order), then abandonment and retention."""
+        self.assign([partition])
+        state = self.partitions[partition]
+        tables = self.tables
+        key = totals_key(partition)
+        raw = tables["totals"].get(key)
+        totals = orjson.loads(raw) if raw else new_totals(partition)
+        sessions: dict[bytes, dict[str, Any]] = {}
+        minutes: dict[int, dict[str, Any]] = {}
+        abandoned: dict[bytes, bytes | None] = {}
+        published: list[dict] = []
+        touched: set[bytes] = set()
+        for offset, event in batch:
+            sid = event["session_id"].encode()
+            session = sessions.get(sid) or self._session(sid) or _new_session(partition, event)
+            sessions[sid] = session
+            if offset > session["o"]:
+                touched.add(sid)
+                before = session["last_ms"] if session["o"] >= 0 else None
+                _apply_to_session(session, offset, event)
+                state.sessions.move(sid, before, session["last_ms"])
+                if session["last_ms"] // MINUTE_MS <= state.checked_minute:
+                    state.late.add(sid)
+                recorded = abandoned[sid] if sid in abandoned else tables["abandoned"].get(sid)
+                if recorded:
+                    self._reactivate(state, sid, offset, session, abandoned, published)
+            if offset > totals["o"]:
+                _apply_to_totals(totals, offset, event, session)
+            minute = event["timestamp_unix"] // MINUTE_MS
+            window = minutes.get(minute) or self._minute(partition, minute)
+            minutes[minute] = window
+            if offset > window["o"]:
+                _count(window["counts"], event["event_type"])
+                window["o"] = offset
+
+        clock = totals["clock_ms"]
+        self._abandon(state, clock, sessions, abandoned, published)
+        writes: list[Write] = [("totals", key, orjson.dumps(totals))]
+        for minute, window in minutes.items():
+            state.minutes.add(minute)
+            writes.append(("minutes", minute_key(partition, minute), orjson.dumps(window)))
+        for sid, session in sessions.items():
+            writes.append(("sessions", sid, orjson.dumps(session)))
+        for sid, value in abandoned.items():
+            writes.append(("abandoned", sid, value))
+        writes.extend(self._expire(partition, state, clock, touched))
+        return writes, published
+
+    def _session(self, sid: bytes) -> dict[str, Any] | None:
+        raw = self.tables["sessions"].get(sid)
+        return orjson.loads(raw) if raw else None
+
+    def _minute(self, partition: int, minute: int) -> dict[str, Any]:
+        raw = self.tables["minutes"].get(minute_key(partition, minute))
+        return orjson.loads(raw) if raw else {"o": -1, "counts": {}}
+
+    def _reactivate(
+        self,
+        state: _Partition,
+        sid: bytes,
+        offset: int,
+        session: dict[str, Any],
+        abandoned: dict[bytes, bytes | None],
+        published: list[dict],
+    ) -> None:
+        """A shopper came back: the cart is no longer abandoned, and downstream hears of it.
+
+        Only an event newer than the abandonment counts: after a crash that kept the abandoned
+        record but lost the session's update, redelivered older events must not undo it.
+        """
+        raw = abandoned[sid] if sid in abandoned else self.tables["abandoned"].get(sid)
+        if not raw:
+            return
+        record = orjson.loads(raw)
+        if offset <= record["o"]:
+            return
+        state.abandoned.discard(sid, record["last_activity_unix"])
+        abandoned[sid] = None
+        published.append({"session_id": sid.decode(), "abandoned": False, "p": session["p"]})
+
+    def _abandon(
+        self,
+        state: _Partition,
+        clock: int,
+        sessions: dict[bytes, dict[str, Any]],
+        abandoned: dict[bytes, bytes | None],
+        published: list[dict],
+    ) -> None:
+        """Carts idle past the threshold become abandoned: recorded once, published once.
+
+        Activity buckets wholly past the threshold are examined once; a session can only
+        leave them (new activity moves it to a newer bucket), except for late events, which
+        are kept aside and examined with the next batch.
+        """
+        idle_before = clock - self.rules.abandon_after_ms
+        candidates = list(state.late)
+        state.late.clear()
+        for minute, bucket in state.sessions.up_to(idle_before):
+            if minute > state.checked_minute:
+                candidates.extend(bucket)
+                if (minute + 1) * MINUTE_MS - 1 <= idle_before:
+                    state.checked_minute = minute
+        for sid in candidates:
+            session = sessions.get(sid) or self._session(sid)
+            if session is None or session["purchased"] or not session["cart"]:
+                continue
+            if abandoned.get(sid) if sid in abandoned else sid in self.tables["abandoned"]:
+                continue  # the abandoned table, not the session, records it: one truth
+            if session["last_ms"] > idle_before:
+                state.late.add(sid)  # in the boundary bucket: look again next batch
+                continue
+            record = abandoned_record(session, clock)
+            abandoned[sid] = orjson.dumps(record)
+            state.abandoned.move(sid, None, session["last_ms"])
+            published.append({**record, "abandoned": True})
+
+    def _expire(
+        self, partition: int, state: _Partition, clock: int, touched: set[bytes]
+    ) -> Iterator[Write]:
+        """Retention in event time keeps memory bounded however long the stream runs.
+
+        A session this batch touched waits for the next batch: were it deleted here, a crash
+        that kept the delete but lost the totals would let redelivery start it afresh.
+        """
+        rules = self.rules
+        for index, table, retention in (
+            (state.sessions, "sessions", rules.session_retention_ms),
+            (state.abandoned, "abandoned", rules.abandoned_retention_ms),
+        ):
+            for minute in [m for m, _ in index.up_to(clock - retention - MINUTE_MS)]:
+                for sid in index.buckets.pop(minute):
+                    if table == "sessions" and sid in touched:
+                        index.buckets.setdefault(minute, set()).add(sid)
+                        continue
+                    state.late.discard(sid)
+                    yield table, sid, None
+        cutoff = clock - rules.window_retention_ms
+        for minute in [m for m in state.minutes if (m + 1) * MINUTE_MS <= cutoff]:
+            state.minutes.discard(minute)
+            yield "minutes", minute_key(partition, minute), None
