@@ -23,8 +23,12 @@ Record = tuple[bytes, bytes]
 """(Kafka key: the session id, value: the JSON event)."""
 
 _EVENT = (
-    b'{"event_id":"evt_%s%04x","event_type":"%s","timestamp":"%s%02d:%02d:%02d.%03d+07:00",'
+    b'{"event_id":"evt_%s%04x","event_type":"%s","timestamp":"%s%s.%03d+07:00",'
     b'"timestamp_unix":%d,%s%s%s%s'
+)
+#: "HH:MM:SS" of every second of a day: one lookup instead of three divisions and formats.
+_CLOCK = tuple(
+    b"%02d:%02d:%02d" % (second // 3600, second // 60 % 60, second % 60) for second in range(86_400)
 )
 _NO_PRODUCT = (
     b'"product_id":null,"product_name":null,"product_price_vnd":null,'
@@ -103,15 +107,12 @@ class RecordEncoder:
         key = b"sess_" + session_hex
         order = b'"ORD-%s"' % session_hex[:12].upper()
         out = []
-        day_of, kinds, prices = self.day, self.kinds, self.prices
+        day_of, kinds, prices, clock = self.day, self.kinds, self.prices, _CLOCK
         heads, tails, viewed = self.heads, self.tails, self.viewed
         payments, queries = self.payments, self.queries
         for index, (offset, kind, product, quantity, total, query, payment) in enumerate(steps):
             at = start_ms + offset
-            local = at + OFFSET_MS
-            day, rest = divmod(local, DAY_MS)
-            hour, rest = divmod(rest, 3_600_000)
-            minute, rest = divmod(rest, 60_000)
+            day, rest = divmod(at + OFFSET_MS, DAY_MS)
             second, milli = divmod(rest, 1000)
             if product < 0:
                 item = _NO_PRODUCT
@@ -137,9 +138,7 @@ class RecordEncoder:
                 index,
                 kinds[kind],
                 day_of(day),
-                hour,
-                minute,
-                second,
+                clock[second],
                 milli,
                 at,
                 session,
@@ -147,5 +146,5 @@ class RecordEncoder:
                 extras,
                 city,
             )
-            out.append((at, (key, value)))
+            out.append((float(at), (key, value)))  # float keys sort on a fast path
         return out
