@@ -6,17 +6,35 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from api.store import EventStore
+from api.health import BrokerProbe
+from api.ingest import Ingester
+from api.jobs import Generator
+from api.queries import EventQueries
 from cartsim.settings import Settings
 
 
-def get_store(request: Request) -> EventStore:
-    return request.app.state.store
+def get_queries(request: Request) -> EventQueries:
+    return request.app.state.queries
+
+
+def get_ingester(request: Request) -> Ingester:
+    return request.app.state.ingester
+
+
+def get_generator(request: Request) -> Generator:
+    return request.app.state.generator
+
+
+def get_broker_probe(request: Request) -> BrokerProbe:
+    return request.app.state.broker_probe
 
 
 def get_app_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-StoreDep = Annotated[EventStore, Depends(get_store)]
+QueriesDep = Annotated[EventQueries, Depends(get_queries)]
+IngesterDep = Annotated[Ingester, Depends(get_ingester)]
+GeneratorDep = Annotated[Generator, Depends(get_generator)]
+BrokerProbeDep = Annotated[BrokerProbe, Depends(get_broker_probe)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]

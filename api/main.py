@@ -1,15 +1,60 @@
-"""The FastAPI application: settings in, routers mounted, nothing else."""
+"""The FastAPI application: settings in, state opened in the lifespan, routers mounted."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
 
-from api.routes import events, info
-from api.store import EventStore
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+
+from api.database import Database
+from api.health import BrokerProbe
+from api.ingest import Ingester
+from api.jobs import Generator
+from api.queries import EventQueries
+from api.routes import events, generate, health, info
 from cartsim import __version__
+from cartsim.errors import CartsimError
 from cartsim.settings import Settings, get_settings
 from cartsim.storage import Layout
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Open the database and start the ingester; on shutdown stop both and any running job."""
+    settings: Settings = app.state.settings
+    layout = Layout(settings.data_dir).ensure()
+    database = await asyncio.to_thread(Database, layout.events_database, settings.query_threads)
+    ingester = Ingester(database, layout)
+    app.state.ingester = ingester
+    app.state.queries = EventQueries(database)
+    app.state.generator = Generator(settings)
+    app.state.broker_probe = BrokerProbe(settings.kafka_bootstrap)
+    ingesting = asyncio.create_task(ingester.run_forever(settings.ingest_interval_s))
+    try:
+        yield
+    finally:
+        ingesting.cancel()
+        await asyncio.gather(ingesting, return_exceptions=True)
+        await app.state.generator.close()
+        await asyncio.to_thread(ingester.wait_idle)
+        await asyncio.to_thread(database.close)
+
+
+async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=503)
+
+
+async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+    """Never a traceback to the client; the log keeps it."""
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse({"detail": "internal server error"}, status_code=500)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -18,9 +63,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="TechStore Vietnam cart tracking",
         version=__version__,
         description="Cart events of simulated TechStore shoppers, streamed through Kafka.",
+        lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.store = EventStore(Layout(settings.data_dir).ensure())
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -28,6 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["*"],
         )
-    app.include_router(info.router)
-    app.include_router(events.router)
+    app.add_exception_handler(CartsimError, _unavailable)
+    app.add_exception_handler(Exception, _internal_error)
+    for module in (info, events, generate, health):
+        app.include_router(module.router)
     return app

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 from cartsim.events import CartEvent
@@ -17,18 +20,69 @@ class EventPage(BaseModel):
     next_offset: int | None = Field(description="Offset of the next page; null on the last page.")
 
 
-class Health(BaseModel):
-    status: str
-    events_dir: str
-    storage_ok: bool
-
-
 class ApiInfo(BaseModel):
     name: str
     version: str
     event_types: list[str]
     sources: list[str]
     devices: list[str]
+    endpoints: list[str] = Field(description="Paths this API serves.")
     docs: str
     redoc: str
     openapi: str
+
+
+class Problem(BaseModel):
+    """The body of every 4xx/5xx answer that is not a validation error."""
+
+    detail: str
+
+
+class Component(BaseModel):
+    """One dependency of the API and whether it answers."""
+
+    status: Literal["ok", "down", "not_configured", "unknown"]
+    detail: str
+
+
+class Ingest(BaseModel):
+    """The DuckDB ingester: how fresh the queryable events are."""
+
+    last_run_at: datetime | None = Field(description="When the last ingest pass finished.")
+    seconds_since_last_run: float | None
+    last_duration_ms: float
+    pending_bytes: int = Field(description="Segment bytes not yet ingested (a torn tail).")
+    segments: int
+    rows: int
+    error: str | None
+
+
+class Storage(Component):
+    events_dir: str
+    ingest: Ingest
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"] = Field(description="ok when every component is ok.")
+    broker: Component
+    worker: Component = Field(description="The Faust worker (filled in by stream processing).")
+    storage: Storage
+
+
+JobState = Literal["running", "succeeded", "failed", "cancelled"]
+
+
+class GenerationStatus(BaseModel):
+    """Progress of the one generation job (the running one, or the last one)."""
+
+    job_id: str
+    state: JobState
+    method: Literal["new", "replace"]
+    seed: int
+    produced: int
+    total: int
+    rate: float = Field(description="Events sent per second so far.")
+    eta_seconds: float | None = Field(description="Seconds left at the current rate.")
+    started_at: datetime
+    finished_at: datetime | None
+    errors: list[str]

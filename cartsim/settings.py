@@ -31,6 +31,15 @@ class Settings(BaseSettings):
         default=None, description="When set, endpoints that change data require X-API-Key."
     )
     cors_origins: list[str] = Field(default_factory=list, description="Allowed CORS origins.")
+    ingest_interval_s: float = Field(
+        default=0.5,
+        gt=0,
+        le=60,
+        description="How often the API looks for new segment bytes to ingest into DuckDB.",
+    )
+    query_threads: int = Field(
+        default=4, ge=1, le=64, description="Threads that run the API's DuckDB queries."
+    )
 
     worker_id: str = Field(default="cartsim", description="Faust app id (the consumer group).")
     worker_host: str = Field(default="127.0.0.1", description="Address of the worker's web server.")

@@ -52,6 +52,16 @@ class Layout:
         """Faust's own state (table stores); private to the worker."""
         return self.root / "private_data" / "worker"
 
+    @property
+    def api_dir(self) -> Path:
+        """The API's own state; private to the one API process that owns it."""
+        return self.root / "private_data" / "api"
+
+    @property
+    def events_database(self) -> Path:
+        """DuckDB file the API ingests segments into (DuckDB allows one writing process)."""
+        return self.api_dir / "events.duckdb"
+
     def ensure(self) -> Layout:
         self.share_dir.mkdir(parents=True, exist_ok=True)
         self.events_dir.mkdir(parents=True, exist_ok=True)

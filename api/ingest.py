@@ -1,0 +1,241 @@
+"""Background ingestion of the sink's segments into the API's DuckDB file, incrementally.
+
+For each segment identity (log, partition, first offset) the database remembers how many bytes
+it has ingested, in the same transaction as the rows, so a crash never ingests a batch twice.
+A pass reads only the whole gzip members past that point: an open segment is picked up batch by
+batch as it grows, and its rename to the closed name changes nothing (same identity, same
+bytes). Rows of segments that disappear are deleted. Closed segments never seen before are
+handed to DuckDB's own gzip JSON reader whole, which is the fast path for a large backlog.
+
+A pass blocks (file I/O, decompression, DuckDB); `run_forever` runs each pass in a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from api.database import EVENT_COLUMNS, Database
+from cartsim.storage import Layout, Segment, read_gzip_members
+
+log = logging.getLogger(__name__)
+
+Identity = tuple[str, int, int]  # log, partition, first offset
+
+_READ_WINDOW = 1 << 20  # bytes read at a time; keeps read_gzip_members' copies small
+_INSERT_LINES = 200_000  # lines handed to DuckDB in one transaction
+_REQUIRED = ("event_id", "event_type", "timestamp", "timestamp_unix", "session_id")
+_REQUIRED += ("is_guest", "source", "device", "browser")
+_NON_NEGATIVE = ("product_price_vnd", "line_total_vnd", "cart_total_vnd")
+
+
+def _json_type(kind: str) -> str:
+    """Type DuckDB's JSON reader parses a column as; enums are read as text and cast after."""
+    return kind if kind in ("BIGINT", "BOOLEAN") else "VARCHAR"
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _insert_sql(path: Path, compressed: bool) -> str:
+    """Copy events from a JSON-lines file; unknown keys are ignored, missing ones are null, and
+    lines that do not fit `CartEvent` (a missing required field, an unknown enum value, a
+    timestamp that is no instant) are left out, so every stored row is a valid response item."""
+    columns = ", ".join(f"{_quoted(n)}: {_quoted(_json_type(k))}" for n, k in EVENT_COLUMNS.items())
+    enums = {n: k for n, k in EVENT_COLUMNS.items() if _json_type(k) != k}
+    selected = ", ".join(
+        f'TRY_CAST("{n}" AS "{enums[n]}")' if n in enums else f'"{n}"' for n in EVENT_COLUMNS
+    )
+    checks = [f'"{n}" IS NOT NULL' for n in _REQUIRED]
+    checks += [f'("{n}" IS NULL OR TRY_CAST("{n}" AS "{k}") IS NOT NULL)' for n, k in enums.items()]
+    checks += [f'coalesce("{n}", 0) >= 0' for n in _NON_NEGATIVE]
+    checks += ["coalesce(quantity, 1) >= 1", 'TRY_CAST("timestamp" AS TIMESTAMPTZ) IS NOT NULL']
+    source = (
+        f"read_json({_quoted(str(path))}, format = 'newline_delimited', columns = {{{columns}}}, "
+        f"ignore_errors = true{', compression = ' + _quoted('gzip') if compressed else ''})"
+    )
+    return f"INSERT INTO events SELECT ?, {selected} FROM {source} WHERE {' AND '.join(checks)}"
+
+
+def whole_members(path: Path, start: int) -> Iterator[tuple[list[bytes], int]]:
+    """JSON lines of the whole gzip members after byte `start`, with the byte each batch ends at.
+
+    A torn last member (the sink is writing it) is not yielded; the next pass reads it whole.
+    """
+    lines: list[bytes] = []
+    pending = b""
+    position = start
+    with path.open("rb") as file:
+        file.seek(start)
+        while chunk := file.read(_READ_WINDOW):
+            pending += chunk
+            decoded, used = read_gzip_members(pending)
+            if not used:
+                continue  # a member longer than the window: read on until it is whole
+            lines.extend(decoded)
+            position += used
+            pending = pending[used:]
+            if len(lines) >= _INSERT_LINES:
+                yield lines, position
+                lines = []
+    if lines:
+        yield lines, position
+
+
+@dataclass
+class IngestStatus:
+    """What the last pass did, for /health."""
+
+    last_run_at: datetime | None = None
+    last_duration_ms: float = 0.0
+    pending_bytes: int = 0
+    segments: int = 0
+    rows: int = 0
+    error: str | None = None
+
+
+@dataclass
+class _Progress:
+    segment_id: int
+    ingested_bytes: int
+
+
+class Ingester:
+    """Keeps the events table equal to the whole gzip members of the segments on disk."""
+
+    def __init__(self, database: Database, layout: Layout) -> None:
+        self.database = database
+        self.layout = layout
+        self.status = IngestStatus()
+        self.scratch = layout.api_dir / "ingest.jsonl"
+        self._known: dict[Identity, _Progress] | None = None
+        self._lock = threading.Lock()
+
+    def run_once(self) -> IngestStatus:
+        """One pass over the segment files (blocking); concurrent calls take turns."""
+        with self._lock:
+            return self._pass()
+
+    def wait_idle(self) -> None:
+        """Block until a pass in flight (in its thread) has finished."""
+        with self._lock:
+            pass
+
+    def _pass(self) -> IngestStatus:
+        started = time.perf_counter()
+        cursor = self.database.cursor()
+        known = self._load(cursor)
+        pending = 0
+        present = {s.sort_key(): s for s in self.layout.segments()}
+        for identity, segment in present.items():
+            try:
+                size = segment.path.stat().st_size
+                pending += self._ingest(cursor, known, identity, segment, size)
+            except FileNotFoundError:
+                continue  # renamed from open to closed (or deleted) meanwhile: next pass
+        gone = set(known) - set(present)
+        if gone:  # list again: a rename during the first listing may have hidden a segment
+            gone -= {s.sort_key() for s in self.layout.segments()}
+        for identity in gone:
+            self._forget(cursor, known, identity)
+        rows = cursor.execute("SELECT count(*) FROM events").fetchone()
+        self.status = IngestStatus(
+            last_run_at=datetime.now(UTC),
+            last_duration_ms=(time.perf_counter() - started) * 1000,
+            pending_bytes=pending,
+            segments=len(known),
+            rows=rows[0] if rows else 0,
+        )
+        return self.status
+
+    async def run_forever(self, interval_s: float) -> None:
+        """Pass after pass, each in a thread, `interval_s` apart; errors are kept, not raised."""
+        while True:
+            try:
+                await asyncio.to_thread(self.run_once)
+            except (duckdb.Error, OSError) as exc:
+                log.exception("ingest pass failed")
+                self.status.error = f"{type(exc).__name__}: {exc}"
+            await asyncio.sleep(interval_s)
+
+    def _load(self, cursor: duckdb.DuckDBPyConnection) -> dict[Identity, _Progress]:
+        if self._known is None:
+            rows = cursor.execute(
+                "SELECT log, partition, first_offset, segment_id, ingested_bytes FROM segments"
+            ).fetchall()
+            self._known = {(r[0], r[1], r[2]): _Progress(r[3], r[4]) for r in rows}
+        return self._known
+
+    def _ingest(
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        known: dict[Identity, _Progress],
+        identity: Identity,
+        segment: Segment,
+        size: int,
+    ) -> int:
+        """Ingest what `segment` has beyond what is stored; returns the bytes still left."""
+        progress = known.get(identity)
+        if progress is not None and size < progress.ingested_bytes:
+            self._forget(cursor, known, identity)  # a different file under the same identity
+            progress = None
+        if progress is None:
+            progress = known[identity] = self._register(cursor, identity)
+        if size == progress.ingested_bytes:
+            return 0
+        if not segment.is_open and progress.ingested_bytes == 0:
+            self._commit(cursor, progress, _insert_sql(segment.path, compressed=True), size)
+            return 0
+        for lines, end in whole_members(segment.path, progress.ingested_bytes):
+            self.scratch.write_bytes(b"\n".join(lines) + b"\n")
+            self._commit(cursor, progress, _insert_sql(self.scratch, compressed=False), end)
+        return size - progress.ingested_bytes
+
+    def _commit(
+        self, cursor: duckdb.DuckDBPyConnection, progress: _Progress, insert: str, end: int
+    ) -> None:
+        """Insert rows and advance the segment's byte count in one transaction."""
+        cursor.execute("BEGIN TRANSACTION")
+        try:
+            inserted = cursor.execute(insert, [progress.segment_id]).fetchone()
+            cursor.execute(
+                "UPDATE segments SET ingested_bytes = ?, ingested_rows = ingested_rows + ? "
+                "WHERE segment_id = ?",
+                [end, inserted[0] if inserted else 0, progress.segment_id],
+            )
+            cursor.execute("COMMIT")
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+        progress.ingested_bytes = end
+
+    def _register(self, cursor: duckdb.DuckDBPyConnection, identity: Identity) -> _Progress:
+        row = cursor.execute(
+            "INSERT INTO segments SELECT coalesce(max(segment_id), 0) + 1, ?, ?, ?, 0, 0 "
+            "FROM segments RETURNING segment_id",
+            list(identity),
+        ).fetchone()
+        assert row is not None
+        return _Progress(row[0], 0)
+
+    def _forget(
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        known: dict[Identity, _Progress],
+        identity: Identity,
+    ) -> None:
+        """Delete the rows of a segment that is gone (or was replaced)."""
+        progress = known.pop(identity)
+        cursor.execute("BEGIN TRANSACTION")
+        cursor.execute("DELETE FROM events WHERE segment_id = ?", [progress.segment_id])
+        cursor.execute("DELETE FROM segments WHERE segment_id = ?", [progress.segment_id])
+        cursor.execute("COMMIT")
