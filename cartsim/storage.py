@@ -48,6 +48,11 @@ class Layout:
         return self.root / "private_data" / "cart_tracking"
 
     @property
+    def workers_dir(self) -> Path:
+        """Heartbeat files of running workers, by which the API finds their web servers."""
+        return self.root / "private_data" / "workers"
+
+    @property
     def worker_dir(self) -> Path:
         """Faust's own state (table stores); private to the worker."""
         return self.root / "private_data" / "worker"
