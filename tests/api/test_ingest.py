@@ -1,0 +1,103 @@
+"""The ingester against segments the real sink writes, grows, renames, repairs and deletes."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from api.database import Database
+from api.ingest import Ingester
+from cartsim.storage import Layout
+from producer.catalog import load_catalog
+from producer.journeys import events
+from stream_processors.sink import SegmentSink
+
+
+@pytest.fixture
+def layout(tmp_path: Path) -> Layout:
+    return Layout(tmp_path).ensure()
+
+
+@pytest.fixture
+def database(layout: Layout) -> Iterator[Database]:
+    database = Database(layout.events_database)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def generated(layout: Layout) -> list[dict[str, Any]]:
+    return list(islice(events(seed=5, products=load_catalog(layout.products_path)), 400))
+
+
+def stored_ids(database: Database) -> list[str]:
+    rows = database.cursor().execute("SELECT event_id FROM events").fetchall()
+    return [row[0] for row in rows]
+
+
+def records(batch: list[dict[str, Any]], first: int) -> list[tuple[int, int, bytes]]:
+    return [(0, first + index, orjson.dumps(event)) for index, event in enumerate(batch)]
+
+
+def test_an_open_segment_is_followed_as_it_grows_and_across_its_rename(
+    layout: Layout, database: Database, generated: list[dict[str, Any]]
+) -> None:
+    sink = SegmentSink(layout, "feedf00d", max_bytes=1 << 30, max_age_s=3600)
+    ingester = Ingester(database, layout)
+    sink.write(records(generated[:100], 0))
+    assert ingester.run_once().rows == 100
+    sink.write(records(generated[100:250], 100))
+    (segment,) = layout.segments()
+    assert segment.is_open
+    with segment.path.open("ab") as file:  # a batch the sink is still writing: torn
+        member = zlib.compressobj(6, zlib.DEFLATED, 31)
+        file.write((member.compress(orjson.dumps(generated[250])) + member.flush())[:-9])
+    status = ingester.run_once()
+    assert status.rows == 250 and status.pending_bytes > 0
+    sink.close()  # the sink repairs nothing here; it renames the segment to its closed name
+    with pytest.raises(FileNotFoundError):
+        segment.path.stat()
+    assert ingester.run_once().rows == 250
+    assert sorted(stored_ids(database)) == sorted(e["event_id"] for e in generated[:250])
+
+
+def test_deleted_segments_lose_their_rows_and_restarts_ingest_nothing_twice(
+    layout: Layout, database: Database, generated: list[dict[str, Any]]
+) -> None:
+    sink = SegmentSink(layout, "feedf00d", max_bytes=1 << 30, max_age_s=3600)
+    sink.write([(p, o, v) for p in (0, 1) for _, o, v in records(generated[p::2], 0)])
+    sink.close()
+    assert Ingester(database, layout).run_once().rows == 400
+    assert Ingester(database, layout).run_once().rows == 400  # a restart reads its progress
+    doomed = next(s for s in layout.segments() if s.partition == 1)
+    doomed.path.unlink()
+    assert Ingester(database, layout).run_once().rows == 200
+    assert sorted(stored_ids(database)) == sorted(e["event_id"] for e in generated[0::2])
+
+
+def test_unknown_keys_are_ignored_missing_optional_ones_are_null_and_bad_lines_left_out(
+    layout: Layout, database: Database, generated: list[dict[str, Any]]
+) -> None:
+    good, extra, minimal, bad_type = (dict(event) for event in generated[:4])
+    extra["loyalty_tier"] = "gold"
+    for key in ("category", "brand", "search_query", "city", "order_id", "payment_method"):
+        minimal.pop(key, None)
+    bad_type["event_type"] = "teleport"
+    lines = [orjson.dumps(e) for e in (good, extra, minimal, bad_type)] + [b'{"event_id": "x"']
+    sink = SegmentSink(layout, "feedf00d", max_bytes=1 << 30, max_age_s=3600)
+    sink.write((0, offset, line) for offset, line in enumerate(lines))
+    sink.close()
+    Ingester(database, layout).run_once()
+    assert sorted(stored_ids(database)) == sorted(e["event_id"] for e in (good, extra, minimal))
+    row = (
+        database.cursor()
+        .execute("SELECT city, brand FROM events WHERE event_id = ?", [minimal["event_id"]])
+        .fetchone()
+    )
+    assert row == (None, None)
