@@ -31,7 +31,7 @@ from producer.targets import KafkaTarget
 log = logging.getLogger(__name__)
 
 Method = Literal["new", "replace"]
-_CHUNK = 20_000
+_CHUNK = 5_000  # records generated per thread hop; also how soon a cancel takes effect
 
 
 class JobBusyError(CartsimError):
@@ -143,4 +143,11 @@ class Generator:
                 def progress(sent: int, done: int = done) -> None:
                     job.produced = done + sent
 
-                await emit(iter(chunk), target, count=len(chunk), stop=stop, on_progress=progress)
+                await emit(
+                    iter(chunk),
+                    target,
+                    count=len(chunk),
+                    chunk=_CHUNK,
+                    stop=stop,
+                    on_progress=progress,
+                )
