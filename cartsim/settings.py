@@ -66,6 +66,24 @@ class Settings(BaseSettings):
         default=0.5, gt=0, description="Longest wait to fill a sink batch."
     )
 
+    abandon_after_s: float = Field(
+        default=1800, gt=0, description="Event-time idleness after which a cart is abandoned."
+    )
+    session_retention_s: float = Field(
+        default=7200,
+        gt=0,
+        description="Event time a session stays in the table after its last event.",
+    )
+    abandoned_retention_s: float = Field(
+        default=8 * 86400, gt=0, description="Event time an abandoned cart stays in its table."
+    )
+    window_retention_s: float = Field(
+        default=86400, gt=0, description="Event time the per-minute windows are kept."
+    )
+    abandoned_topic: str = Field(
+        default="cart-abandoned", description="Topic of abandoned (and recovered) carts."
+    )
+
     rate: float = Field(default=20.0, gt=0, description="Live producer rate, events/s.")
 
 

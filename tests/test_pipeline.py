@@ -51,6 +51,15 @@ def test_every_produced_event_lands_once_and_is_served(services: Services) -> No
     assert set(counts.values()) == {1}, "an event was stored more than once"
 
     assert api.poll() is None
+
+    def api_total() -> bool:
+        try:
+            body = httpx.get(f"{services.api_url}/cart/events", params={"limit": 1}).json()
+        except httpx.HTTPError:
+            return False
+        return body["total"] == COUNT
+
+    wait_until(api_total, timeout=30, what="the API to serve every stored event")
     served = api_event_ids(services.api_url)
     assert len(served) == COUNT and set(served) == set(on_topic)
 

@@ -1,0 +1,133 @@
+"""The worker's tables: Faust changelog-backed tables, written with the partition chosen by us.
+
+Faust picks a changelog partition from the "current event", which a batch of many partitions'
+events does not have; so the aggregator's writes go to the store and to
+`Table.send_changelog(partition, ...)` explicitly, always the partition the key belongs to.
+Recovery then restores each partition's keys from its own changelog partition.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+import orjson
+from sortedcontainers import SortedList
+
+from stream_processors.aggregate import Aggregator, Rules, Write
+
+TABLE_NAMES = ("totals", "minutes", "sessions", "abandoned")
+_HELP = {
+    "totals": "per source partition: counts, products, funnel, revenue, event-time clock",
+    "minutes": "per source partition and minute of event time: events by type",
+    "sessions": "per session: customer, cart, checkout stage, last activity",
+    "abandoned": "per abandoned session: the cart a remarketing mailer needs",
+}
+
+
+def declare_tables(app: faust.App, partitions: int) -> dict[str, faust.Table]:
+    return {
+        name: app.Table(
+            name,
+            schema=faust.Schema(
+                key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+            ),
+            partitions=partitions,
+            help=_HELP[name],
+        )
+        for name in TABLE_NAMES
+    }
+
+
+def store_of(table: Any) -> MutableMapping[bytes, bytes]:
+    """The plain dict behind a memory-store table (the aggregator reads it from a thread)."""
+    return table.data.data
+
+
+@dataclass
+class AbandonedIndex:
+    """Abandoned carts by value, so the most valuable idle ones are found without a scan."""
+
+    entries: SortedList = field(default_factory=SortedList)  # (-value, last activity, sid)
+    by_session: dict[bytes, tuple[tuple[int, int, bytes], int]] = field(default_factory=dict)
+    counts: Counter[int] = field(default_factory=Counter)  # per partition
+
+    def put(self, sid: bytes, record: dict[str, Any]) -> None:
+        self.drop(sid)
+        entry = (-record["cart_value_vnd"], record["last_activity_unix"], sid)
+        self.entries.add(entry)
+        self.by_session[sid] = (entry, record["p"])
+        self.counts[record["p"]] += 1
+
+    def drop(self, sid: bytes) -> None:
+        found = self.by_session.pop(sid, None)
+        if found is not None:
+            entry, partition = found
+            self.entries.remove(entry)
+            self.counts[partition] -= 1
+
+    def rebuild(self, store: MutableMapping[bytes, bytes], partitions: set[int]) -> None:
+        self.entries.clear()
+        self.by_session.clear()
+        self.counts.clear()
+        for sid, raw in store.items():
+            record = orjson.loads(raw)
+            if record["p"] in partitions:
+                self.put(sid, record)
+
+    def most_valuable(self, idle_before_ms: int) -> Iterator[bytes]:
+        for _, last_activity, sid in self.entries:
+            if last_activity <= idle_before_ms:
+                yield sid
+
+
+class WorkerState:
+    """The aggregator over the worker's Faust tables, and the index that serves them."""
+
+    def __init__(self, tables: dict[str, faust.Table], rules: Rules) -> None:
+        self.tables = tables
+        self.stores = {name: store_of(table) for name, table in tables.items()}
+        self.aggregator = Aggregator(self.stores, rules)
+        self.abandoned = AbandonedIndex()
+
+    @property
+    def partitions(self) -> set[int]:
+        return set(self.aggregator.partitions)
+
+    def recovered(self, partitions: set[int]) -> None:
+        """After recovery: index what the changelogs restored for the partitions we own.
+
+        Runs on the loop, once per rebalance, before the agents resume.
+        """
+        self.aggregator.partitions.clear()
+        self.aggregator.assign(partitions)
+        self.abandoned.rebuild(self.stores["abandoned"], partitions)
+
+    def apply(self, partition: int, records: list[tuple[int, bytes]]) -> tuple[list[Write], list]:
+        """Decode and aggregate one partition's batch; pure CPU work, for a worker thread."""
+        return self.aggregator.apply(partition, [(o, orjson.loads(v)) for o, v in records])
+
+    def write(self, partition: int, writes: Iterable[Write]) -> None:
+        """Put the writes in the tables and their changelogs (on the loop: Faust's producer)."""
+        for name, key, value in writes:
+            store = self.stores[name]
+            if value is None:
+                store.pop(key, None)
+            else:
+                store[key] = value
+            self.tables[name].send_changelog(partition, key, value, value_serializer="raw")
+            if name == "abandoned":
+                if value is None:
+                    self.abandoned.drop(key)
+                else:
+                    self.abandoned.put(key, orjson.loads(value))
+
+    def revoke(self, partitions: set[int]) -> None:
+        """Another worker owns these now: forget them here (their changelogs stay)."""
+        for name, key in list(self.aggregator.revoke(partitions)):
+            self.stores[name].pop(key, None)
+            if name == "abandoned":
+                self.abandoned.drop(key)

@@ -1,0 +1,122 @@
+"""What a worker serves over its Faust web server: its partitions' tables, live and rebuilt.
+
+Each answer reports partitions as (log, partition) with the offset their totals reached, so a
+reader asking several workers keeps, for each partition, the answer that went furthest: a
+partition in the middle of moving between workers counts once. Table updates are visible here
+as soon as a batch is applied (the agent takes at most `sink_batch_within_s` to fill one).
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from collections.abc import Callable, MutableMapping, Sequence
+from typing import Any, Protocol
+
+import faust
+import orjson
+from faust.web import Request, Response, View
+
+from stream_processors.aggregate import MINUTE_MS, minute_key, totals_key
+from stream_processors.state import AbandonedIndex
+
+
+class Source(Protocol):
+    """Tables of one log: the live ones of this worker, or ones rebuilt from files."""
+
+    log: str
+    stores: dict[str, MutableMapping[bytes, bytes]]
+    abandoned: AbandonedIndex
+
+    @property
+    def partitions(self) -> set[int]: ...
+
+
+def state(sources: Sequence[Source]) -> dict[str, Any]:
+    partitions = []
+    for source in sources:
+        for partition in sorted(source.partitions):
+            raw = source.stores["totals"].get(totals_key(partition))
+            if raw:
+                partitions.append(
+                    {
+                        "log": source.log,
+                        "partition": partition,
+                        "totals": orjson.loads(raw),
+                        "abandoned": source.abandoned.counts[partition],
+                    }
+                )
+    return {"updated_ms": int(time.time() * 1000), "partitions": partitions}
+
+
+def minutes(sources: Sequence[Source], start_ms: int, end_ms: int) -> dict[str, Any]:
+    """Per-minute event counts by type in [start_ms, end_ms), per (log, partition)."""
+    rows = []
+    for source in sources:
+        store = source.stores["minutes"]
+        for partition in sorted(source.partitions):
+            for minute in range(start_ms // MINUTE_MS, -(-end_ms // MINUTE_MS)):
+                raw = store.get(minute_key(partition, minute))
+                if raw:
+                    window = orjson.loads(raw)
+                    rows.append(
+                        {"log": source.log, "partition": partition, "minute": minute, **window}
+                    )
+    return {"minutes": rows}
+
+
+def abandoned(sources: Sequence[Source], limit: int, idle_before_ms: int) -> dict[str, Any]:
+    """The `limit` most valuable carts idle since `idle_before_ms`, with their partition's
+    offset so a reader can prefer the freshest owner."""
+    found = []
+    for source in sources:
+        store = source.stores["abandoned"]
+        taken = 0
+        for sid in source.abandoned.most_valuable(idle_before_ms):
+            raw = store.get(sid)
+            if raw is None:
+                continue
+            record = orjson.loads(raw)
+            totals = source.stores["totals"].get(totals_key(record["p"]))
+            reached = orjson.loads(totals)["o"] if totals else -1
+            found.append({**record, "log": source.log, "partition_offset": reached})
+            taken += 1
+            if taken == limit:
+                break
+    items = heapq.nlargest(limit, found, key=lambda r: r["cart_value_vnd"])
+    return {"items": items}
+
+
+def _json(view: View, body: dict[str, Any]) -> Response:
+    return view.bytes(orjson.dumps(body), content_type="application/json")
+
+
+def _int(request: Request, name: str, default: int) -> int:
+    value = request.query.get(name)
+    return default if value is None else int(value)
+
+
+def register(app: faust.App, sources: Callable[[], Sequence[Source]]) -> None:
+    """Mount the views under /cartsim/ on the worker's web server."""
+
+    @app.page("/cartsim/state")
+    async def state_view(web: View, request: Request) -> Response:
+        return _json(web, state(sources()))
+
+    @app.page("/cartsim/minutes")
+    async def minutes_view(web: View, request: Request) -> Response:
+        try:
+            start, end = _int(request, "start_ms", 0), _int(request, "end_ms", 0)
+        except ValueError:
+            return web.error(400, "start_ms and end_ms must be integers")
+        if end - start > 32 * 24 * 60 * MINUTE_MS:
+            return web.error(400, "at most 32 days of minutes at a time")
+        return _json(web, minutes(sources(), start, end))
+
+    @app.page("/cartsim/abandoned")
+    async def abandoned_view(web: View, request: Request) -> Response:
+        try:
+            limit, idle_before = _int(request, "limit", 50), _int(request, "idle_before_ms", 0)
+        except ValueError:
+            return web.error(400, "limit and idle_before_ms must be integers")
+        return _json(web, abandoned(sources(), max(1, min(limit, 1000)), idle_before))
