@@ -22,20 +22,19 @@ from producer.traffic import DAY_MS, OFFSET_MS
 Record = tuple[bytes, bytes]
 """(Kafka key: the session id, value: the JSON event)."""
 
-_EVENT = (
-    b'{"event_id":"evt_%s%04x","event_type":"%s","timestamp":"%s%s.%03d+07:00",'
-    b'"timestamp_unix":%d,%s%s%s%s'
-)
 #: "HH:MM:SS" of every second of a day: one lookup instead of three divisions and formats.
 _CLOCK = tuple(
     b"%02d:%02d:%02d" % (second // 3600, second // 60 % 60, second % 60) for second in range(86_400)
 )
+#: The milliseconds, the offset and the key that follows them.
+_MILLIS = tuple(b'.%03d+07:00","timestamp_unix":' % milli for milli in range(1000))
+#: Event numbers within a session (the end of event_id) and the key that follows them.
+_INDEXES = tuple(b'%04x","event_type":"' % index for index in range(4096))
 _NO_PRODUCT = (
     b'"product_id":null,"product_name":null,"product_price_vnd":null,'
     b'"quantity":null,"line_total_vnd":null,"category":null,"brand":null,'
 )
 _NO_QUANTITY = b'"quantity":null,"line_total_vnd":null,'
-_QUANTITY = b'"quantity":%d,"line_total_vnd":%d,'
 _NO_EXTRAS = b'"search_query":null,"cart_total_vnd":null,"order_id":null,"payment_method":null,'
 _EXTRAS = b'"search_query":%s,"cart_total_vnd":%s,"order_id":%s,"payment_method":%s,'
 _SESSION = b'"session_id":"%s","customer_id":%s,"is_guest":%s,"source":%s,"device":%s,"browser":%s,'
@@ -67,7 +66,7 @@ class RecordEncoder:
         self.viewed = [h + _NO_QUANTITY + t for h, t in zip(self.heads, self.tails, strict=True)]
         self.queries = [_json(q) for q in queries]
         self.payments = [_json(m) for m in payment_methods]
-        self.kinds = [kind.encode() for kind in EVENT_TYPES]
+        self.kinds = [b'%s","timestamp":"' % kind.encode() for kind in EVENT_TYPES]
         self.days: dict[int, bytes] = {}
 
     def day(self, local_day: int) -> bytes:
@@ -105,11 +104,13 @@ class RecordEncoder:
         `city` is the record's closing `"city":...}`; the order id derives from the session id.
         """
         key = b"sess_" + session_hex
+        event_id = b'{"event_id":"evt_' + session_hex
         order = b'"ORD-%s"' % session_hex[:12].upper()
         out = []
-        day_of, kinds, prices, clock = self.day, self.kinds, self.prices, _CLOCK
+        days, kinds, prices, clock, millis = self.days, self.kinds, self.prices, _CLOCK, _MILLIS
         heads, tails, viewed = self.heads, self.tails, self.viewed
-        payments, queries = self.payments, self.queries
+        payments, queries, indexes = self.payments, self.queries, _INDEXES
+        join = b"".join
         for index, (offset, kind, product, quantity, total, query, payment) in enumerate(steps):
             at = start_ms + offset
             day, rest = divmod(at + OFFSET_MS, DAY_MS)
@@ -117,10 +118,13 @@ class RecordEncoder:
             if product < 0:
                 item = _NO_PRODUCT
             elif quantity:
-                item = (
-                    heads[product]
-                    + _QUANTITY % (quantity, prices[product] * quantity)
-                    + tails[product]
+                item = join(
+                    (
+                        heads[product],
+                        b'"quantity":%d,"line_total_vnd":%d,'
+                        % (quantity, prices[product] * quantity),
+                        tails[product],
+                    )
                 )
             else:
                 item = viewed[product]
@@ -133,18 +137,20 @@ class RecordEncoder:
                     order if kind == PURCHASE or kind == CANCELLED else _NULL,
                     _NULL if payment < 0 else payments[payment],
                 )
-            value = _EVENT % (
-                session_hex,
-                index,
-                kinds[kind],
-                day_of(day),
-                clock[second],
-                milli,
-                at,
-                session,
-                item,
-                extras,
-                city,
+            value = join(
+                (
+                    event_id,
+                    indexes[index] if index < 4096 else b'%04x","event_type":"' % index,
+                    kinds[kind],
+                    days.get(day) or self.day(day),
+                    clock[second],
+                    millis[milli],
+                    b"%d," % at,
+                    session,
+                    item,
+                    extras,
+                    city,
+                )
             )
             out.append((float(at), (key, value)))  # float keys sort on a fast path
         return out

@@ -98,15 +98,20 @@ class JourneyModel:
         draw, bits = rng.random, rng.getrandbits
         gaps, prices = self.gaps, self.prices
         steps: list[Step] = []
+        append = steps.append
+        popular, by_category, queries = self.popular, self.by_category, self.queries
+        query_category, browse_kinds = self.query_category, self.browse
+        view_gaps, wish_gaps = gaps[VIEW], gaps[WISH]
+        search_gaps, scroll_gaps = gaps[SEARCH], gaps[SCROLL]
+        search_focus, wish_share = config.search_focus, config.wish_list_share
         elapsed = 0
         cart: dict[int, int] = {}
         total = 0
         focus: list[int] | None = None
 
-        def step(kind: int, product: int = -1, query: int = -1) -> None:
-            nonlocal elapsed
-            elapsed += gaps[kind][bits(BITS)]
-            steps.append((elapsed, kind, product, 0, -1, query, -1))
+        def exit_page() -> list[Step]:
+            append((elapsed + gaps[EXIT][bits(BITS)], EXIT, -1, 0, -1, -1, -1))
+            return steps
 
         def cart_step(kind: int, product: int, quantity: int) -> None:
             nonlocal elapsed
@@ -114,25 +119,37 @@ class JourneyModel:
             steps.append((elapsed, kind, product, quantity, total, -1, -1))
 
         def view() -> int:
-            pool = focus if focus is not None and draw() < config.search_focus else self.popular
-            product = pool[bits(BITS) % len(pool)]
-            step(VIEW, product)
-            if registered and draw() < config.wish_list_share:
-                step(WISH, product)
+            nonlocal elapsed
+            pool = focus if focus is not None and draw() < search_focus else popular
+            product = pool[bits(BITS)]
+            elapsed += view_gaps[bits(BITS)]
+            append((elapsed, VIEW, product, 0, -1, -1, -1))
+            if registered and draw() < wish_share:
+                elapsed += wish_gaps[bits(BITS)]
+                append((elapsed, WISH, product, 0, -1, -1, -1))
             return product
 
         def browse(go_on: float) -> None:
-            nonlocal focus
+            """Views, searches and scrolls; the hottest loop of the simulator, hence inlined."""
+            nonlocal elapsed, focus
             while True:
-                kind = self.browse[bits(BITS)]
+                kind = browse_kinds[bits(BITS)]
                 if kind == VIEW:
-                    view()
+                    pool = focus if focus is not None and draw() < search_focus else popular
+                    product = pool[bits(BITS)]
+                    elapsed += view_gaps[bits(BITS)]
+                    append((elapsed, VIEW, product, 0, -1, -1, -1))
+                    if registered and draw() < wish_share:
+                        elapsed += wish_gaps[bits(BITS)]
+                        append((elapsed, WISH, product, 0, -1, -1, -1))
                 elif kind == SEARCH:
-                    query = self.queries[bits(BITS)]
-                    focus = self.by_category[self.query_category[query]]
-                    step(SEARCH, query=query)
+                    query = queries[bits(BITS)]
+                    focus = by_category[query_category[query]]
+                    elapsed += search_gaps[bits(BITS)]
+                    append((elapsed, SEARCH, -1, 0, -1, query, -1))
                 else:
-                    step(SCROLL)
+                    elapsed += scroll_gaps[bits(BITS)]
+                    append((elapsed, SCROLL, -1, 0, -1, -1, -1))
                 if draw() >= go_on:
                     return
 
@@ -143,8 +160,7 @@ class JourneyModel:
 
         if draw() >= config.cart_session_share:
             browse(self.browse_on)
-            step(EXIT)
-            return steps
+            return exit_page()
 
         buys = draw() >= config.cart_abandonment
         while True:
@@ -173,8 +189,7 @@ class JourneyModel:
         stage = 4 if buys else self.stages[bits(BITS)]
         if not cart or stage == 0:
             browse(self.browse_before_add)
-            step(EXIT)
-            return steps
+            return exit_page()
         checkout_step(CHECKOUT)
         if stage >= 2:
             checkout_step(SHIPPING)
@@ -192,5 +207,4 @@ class JourneyModel:
                 checkout_step(PURCHASE, payment)
                 if draw() < config.cancel_share:
                     checkout_step(CANCELLED, payment)
-        step(EXIT)
-        return steps
+        return exit_page()
