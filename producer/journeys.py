@@ -21,8 +21,9 @@ import random
 import time
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
-from itertools import islice
+from itertools import chain, islice
 from operator import itemgetter
 from typing import Any
 
@@ -33,8 +34,7 @@ from producer.config import JourneyConfig
 from producer.customers import customer_pools
 from producer.platforms import PLATFORMS
 from producer.queries import search_queries
-from producer.records import Record, RecordEncoder
-from producer.sampling import BITS, Table
+from producer.records import Record, RecordEncoder, Visitors
 from producer.sessions import JourneyModel
 from producer.traffic import Bucket, TrafficProfile, backfill_buckets, steady_buckets
 
@@ -60,6 +60,18 @@ def _session_number(index: int, key: int) -> int:
     return z ^ (z >> 31)
 
 
+@contextmanager
+def _without_gc() -> Iterator[None]:
+    """Pause the cyclic collector: a bucket makes millions of acyclic tuples it would only scan."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
 def simulate(
     seed: int,
     buckets: Iterable[Bucket],
@@ -67,70 +79,51 @@ def simulate(
     config: JourneyConfig | None = None,
     since_ms: int | None = None,
     until_ms: int | None = None,
-) -> Iterator[Record]:
-    """Records in time order, sessions interleaved; events before `since_ms` are simulated only.
+) -> Iterator[list[Record]]:
+    """Chunks of records in time order, sessions interleaved, one chunk per bucket.
 
-    A session that would run past `until_ms` starts earlier (never before its bucket), so a
-    backfill stays inside its range.
+    Events before `since_ms` are simulated but not released. A session that would run past
+    `until_ms` starts earlier (never before its bucket), so a backfill stays inside its range.
     """
     config = config or JourneyConfig()
     rng = random.Random(seed)
     draw, bits = rng.random, rng.getrandbits
     key = bits(64)
     queries = search_queries(products)
-    model = JourneyModel(config, products, queries)
-    encoder = RecordEncoder(products, [q for q, _ in queries], list(config.payment_weights))
-    registered, guests = customer_pools(config.registered_customers, config.guest_profiles)
-    members = [b'"customer_id":%d,"is_guest":false,' % c.id for c in registered]
-    cities = [b'"city":%s}' % orjson.dumps(c.city) for c in registered]
-    guest_cities = [b'"city":%s}' % orjson.dumps(c.city) for c in guests]
-    platforms = Table(
-        [
-            b'"source":"%s","device":"%s","browser":%s,'
-            % (source.encode(), device.encode(), orjson.dumps(browser))
-            for (source, device, browser), _ in PLATFORMS
-        ],
-        [share for _, share in PLATFORMS],
-    ).slots
-    guest_share, journey, encode = config.guest_share, model.journey, encoder.encode
-    pending: list[tuple[int, Record]] = []
+    journey = JourneyModel(config, products, queries).journey
+    encode = RecordEncoder(products, [q for q, _ in queries], list(config.payment_weights)).encode
+    visitor = Visitors(
+        *customer_pools(config.registered_customers, config.guest_profiles), PLATFORMS
+    ).fragments
+    guest_share = config.guest_share
+    pending: list[tuple[float, Record]] = []
     made = sessions = 0
     for low, high, target in buckets:
-        collecting = gc.isenabled()
-        gc.disable()  # millions of acyclic tuples: the cyclic collector would find nothing
-        drawn = []
-        while made < target:
-            guest = draw() < guest_share
-            steps = journey(rng, not guest)
-            drawn.append((guest, steps))
-            made += len(steps)
-        span = high - low
-        starts = sorted(int(draw() * span) for _ in drawn)
-        for (guest, steps), start in zip(drawn, starts, strict=True):
-            session_hex = b"%016x" % _session_number(sessions, key)
-            sessions += 1
-            if guest:
-                who = b'"customer_id":null,"is_guest":true,'
-                city = guest_cities[bits(31) % len(guest_cities)]
-            else:
-                customer = bits(31) % len(members)
-                who, city = members[customer], cities[customer]
-            fragment = b'"session_id":"sess_%s",%s%s' % (session_hex, who, platforms[bits(BITS)])
-            begin = low + start
-            if until_ms is not None and begin + steps[-1][0] >= until_ms:
-                begin = max(low, until_ms - 1 - steps[-1][0])
-            pending.extend(encode(session_hex, fragment, city, begin, steps))
-        pending.sort(key=_at)
-        ready = bisect_left(pending, high, key=_at)
-        released = pending[:ready]
-        del pending[:ready]
-        if collecting:
-            gc.enable()
-        if since_ms is not None and released and released[0][0] < since_ms:
-            released = released[bisect_left(released, since_ms, key=_at) :]
-        yield from map(itemgetter(1), released)
+        with _without_gc():
+            drawn = []
+            while made < target:
+                guest = draw() < guest_share
+                steps = journey(rng, not guest)
+                drawn.append((guest, steps))
+                made += len(steps)
+            starts = sorted(int(draw() * (high - low)) for _ in drawn)
+            for (guest, steps), start in zip(drawn, starts, strict=True):
+                session_hex = b"%016x" % _session_number(sessions, key)
+                sessions += 1
+                begin, duration = low + start, steps[-1][0]
+                if until_ms is not None and begin + duration >= until_ms:
+                    begin = max(low, until_ms - 1 - duration)
+                pending.extend(
+                    encode(session_hex, *visitor(bits, guest, session_hex), begin, steps)
+                )
+            pending.sort(key=_at)
+            first = 0 if since_ms is None else bisect_left(pending, since_ms, key=_at)
+            ready = max(first, bisect_left(pending, high, key=_at))
+            chunk = [record for _, record in pending[first:ready]]
+            del pending[:ready]
+        yield chunk
     pending.sort(key=_at)
-    yield from map(itemgetter(1), pending)
+    yield [record for _, record in pending]
 
 
 def backfill(
@@ -149,7 +142,9 @@ def backfill(
     buckets = backfill_buckets(
         profile or TrafficProfile(), start_ms, end_ms, count, per_bucket=_BUCKET_EVENTS
     )
-    return islice(simulate(seed, buckets, products, config, until_ms=end_ms), count)
+    return islice(
+        chain.from_iterable(simulate(seed, buckets, products, config, until_ms=end_ms)), count
+    )
 
 
 def steady(
@@ -164,7 +159,7 @@ def steady(
     warm_up = min(_WARM_UP_MS, int(_WARM_UP_EVENTS / rate * 1000))
     bucket_ms = max(1000, int(_BUCKET_EVENTS / rate * 1000))
     buckets = steady_buckets(now_ms - warm_up, rate, bucket_ms)
-    return simulate(seed, buckets, products, config, since_ms=now_ms)
+    return chain.from_iterable(simulate(seed, buckets, products, config, since_ms=now_ms))
 
 
 def events(

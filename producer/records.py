@@ -9,13 +9,16 @@ string escaping, and each event fills a bytes template with them. Keys come in t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import orjson
 
 from cartsim.events import EVENT_TYPES
 from producer.catalog import Product
+from producer.customers import Customer
+from producer.platforms import Platform
+from producer.sampling import BITS, Table
 from producer.sessions import CANCELLED, PURCHASE, Step
 from producer.traffic import DAY_MS, OFFSET_MS
 
@@ -37,7 +40,6 @@ _NO_PRODUCT = (
 _NO_QUANTITY = b'"quantity":null,"line_total_vnd":null,'
 _NO_EXTRAS = b'"search_query":null,"cart_total_vnd":null,"order_id":null,"payment_method":null,'
 _EXTRAS = b'"search_query":%s,"cart_total_vnd":%s,"order_id":%s,"payment_method":%s,'
-_SESSION = b'"session_id":"%s","customer_id":%s,"is_guest":%s,"source":%s,"device":%s,"browser":%s,'
 _NULL = b"null"
 
 
@@ -77,20 +79,6 @@ class RecordEncoder:
             prefix = self.days[local_day] = f"{date.isoformat()}T".encode()
         return prefix
 
-    @staticmethod
-    def session_fragment(
-        session_hex: bytes, customer_id: int | None, platform: tuple[str, str, str]
-    ) -> bytes:
-        source, device, browser = platform
-        return _SESSION % (
-            session_hex,
-            _NULL if customer_id is None else b"%d" % customer_id,
-            b"true" if customer_id is None else b"false",
-            _json(source),
-            _json(device),
-            _json(browser),
-        )
-
     def encode(
         self,
         session_hex: bytes,
@@ -98,8 +86,8 @@ class RecordEncoder:
         city: bytes,
         start_ms: int,
         steps: Sequence[Step],
-    ) -> list[tuple[int, Record]]:
-        """(timestamp, record) of each step; `session` and `city` come from the fragments above.
+    ) -> list[tuple[float, Record]]:
+        """(timestamp, record) of each step; `session` and `city` come from `Visitors`.
 
         `city` is the record's closing `"city":...}`; the order id derives from the session id.
         """
@@ -154,3 +142,37 @@ class RecordEncoder:
             )
             out.append((float(at), (key, value)))  # float keys sort on a fast path
         return out
+
+
+class Visitors:
+    """Who a session is, as record fragments: customer, platform, city, made once per pool."""
+
+    def __init__(
+        self,
+        registered: Sequence[Customer],
+        guests: Sequence[Customer],
+        platforms: Sequence[tuple[Platform, float]],
+    ) -> None:
+        self.members = [b'"customer_id":%d,"is_guest":false,' % c.id for c in registered]
+        self.cities = [b'"city":%s}' % _json(c.city) for c in registered]
+        self.guest_cities = [b'"city":%s}' % _json(c.city) for c in guests]
+        self.platforms = Table(
+            [
+                b'"source":%s,"device":%s,"browser":%s,' % tuple(_json(v) for v in platform)
+                for platform, _ in platforms
+            ],
+            [share for _, share in platforms],
+        ).slots
+
+    def fragments(
+        self, bits: Callable[[int], int], guest: bool, session_hex: bytes
+    ) -> tuple[bytes, bytes]:
+        """(session fragment, closing city fragment) of a new session, drawn with `bits`."""
+        if guest:
+            who = b'"customer_id":null,"is_guest":true,'
+            city = self.guest_cities[bits(31) % len(self.guest_cities)]
+        else:
+            customer = bits(31) % len(self.members)
+            who, city = self.members[customer], self.cities[customer]
+        platform = self.platforms[bits(BITS)]
+        return b'"session_id":"sess_%s",%s%s' % (session_hex, who, platform), city
