@@ -87,8 +87,11 @@ class KafkaTarget:
         builders: dict[int, object] = {}
         deliveries: list[asyncio.Future[object]] = []
         count = 0
+        known = self.known
         for key, value in records:
-            partition = self.partition_for(key)
+            partition = known.get(key)
+            if partition is None:
+                partition = self.partition_for(key)
             builder = builders.get(partition) or self.producer.create_batch()
             if builder.append(key=key, value=value, timestamp=None) is None:
                 deliveries.append(await self._submit(builder, partition))

@@ -7,8 +7,10 @@ import gzip
 import io
 from pathlib import Path
 
+import orjson
 import pytest
 
+from producer.catalog import Product
 from producer.targets import FileTarget, StdoutTarget
 
 RECORDS = [(b"sess_1", b'{"n":1}'), (b"sess_2", b'{"n":"\xc4\x91"}')]
@@ -40,3 +42,31 @@ def test_stdout_target_writes_json_lines() -> None:
     stream = io.BytesIO()
     assert asyncio.run(write_twice(StdoutTarget(stream))) == 3
     assert stream.getvalue().count(b"\n") == 3
+
+
+def test_kafka_target_delivers_every_record_keyed_by_session(
+    products: tuple[Product, ...],
+) -> None:
+    from itertools import islice
+
+    from cartsim.broker import EmbeddedBroker
+    from cartsim.kafka import ensure_topic
+    from producer.journeys import steady
+    from producer.targets import KafkaTarget
+    from tests.topic import topic_event_ids
+
+    records = list(islice(steady(4, 100.0, products, now_ms=1_700_000_000_000), 9_000))
+
+    async def send() -> int:
+        await ensure_topic(broker.bootstrap, "targets-test", 3)
+        async with KafkaTarget(broker.bootstrap, "targets-test") as target:
+            for start in range(0, len(records), 4_000):  # three calls, two left in flight
+                await target.send(records[start : start + 4_000])
+            partitions = {target.partition_for(key) for key, _ in records}
+        assert target.sent == len(records) and partitions == {0, 1, 2}
+        return target.sent
+
+    with EmbeddedBroker() as broker:
+        assert asyncio.run(send()) == 9_000
+        on_topic = topic_event_ids(broker.bootstrap, "targets-test", 9_000)
+    assert sorted(on_topic) == sorted(orjson.loads(v)["event_id"] for _, v in records)
