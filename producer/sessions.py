@@ -130,18 +130,12 @@ class JourneyModel:
             return product
 
         def browse(go_on: float) -> None:
-            """Views, searches and scrolls; the hottest loop of the simulator, hence inlined."""
+            """Views, searches and scrolls: the simulator's hottest loop, so steps are inlined."""
             nonlocal elapsed, focus
             while True:
                 kind = browse_kinds[bits(BITS)]
                 if kind == VIEW:
-                    pool = focus if focus is not None and draw() < search_focus else popular
-                    product = pool[bits(BITS)]
-                    elapsed += view_gaps[bits(BITS)]
-                    append((elapsed, VIEW, product, 0, -1, -1, -1))
-                    if registered and draw() < wish_share:
-                        elapsed += wish_gaps[bits(BITS)]
-                        append((elapsed, WISH, product, 0, -1, -1, -1))
+                    view()
                 elif kind == SEARCH:
                     query = queries[bits(BITS)]
                     focus = by_category[query_category[query]]

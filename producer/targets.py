@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, Protocol, Self
+from typing import BinaryIO, Self
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -23,7 +23,22 @@ from cartsim.errors import KafkaUnavailableError
 _KNOWN_KEYS = 100_000
 
 
-class KafkaTarget:
+class _Closing:
+    """`async with` support: leaving the block closes the target, flushing unless it failed."""
+
+    async def aclose(self, failed: bool) -> None:
+        raise NotImplementedError
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose(failed=exc is not None)
+
+
+class KafkaTarget(_Closing):
     """Sends (key, value) records in per-partition batches and checks every delivery.
 
     Batches are built with aiokafka's `create_batch`/`send_batch`, which on our broker is more
@@ -56,14 +71,9 @@ class KafkaTarget:
             raise KafkaUnavailableError(f"cannot produce to {self.topic!r}: {exc}", exc) from exc
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def aclose(self, failed: bool) -> None:
         try:
-            if exc is None:
+            if not failed:
                 await self.flush()
         finally:
             await self.producer.stop()
@@ -125,20 +135,7 @@ class KafkaTarget:
             raise KafkaUnavailableError(f"cannot send to {self.topic!r}: {exc}", exc) from exc
 
 
-class Target(Protocol):
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-    async def send(self, records: Iterable[tuple[bytes, bytes]]) -> int: ...
-
-
-class _LinesTarget:
+class _LinesTarget(_Closing):
     """JSON lines to a binary stream; subclasses say which stream and how to close it."""
 
     stream: BinaryIO
@@ -146,12 +143,7 @@ class _LinesTarget:
     async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def aclose(self, failed: bool) -> None:
         self.close()
 
     async def send(self, records: Iterable[tuple[bytes, bytes]]) -> int:
@@ -199,3 +191,6 @@ class StdoutTarget(_LinesTarget):
         count = await super().send(records)
         self.stream.flush()
         return count
+
+
+Target = KafkaTarget | FileTarget | StdoutTarget
