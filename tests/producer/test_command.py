@@ -54,3 +54,22 @@ def test_bad_options_are_one_error_and_a_non_zero_exit(tmp_path: Path) -> None:
         result = cartsim(*args, data_dir=tmp_path)
         assert result.returncode == 2, args
         assert result.stderr.count(b"Error:") == 1 and b"Traceback" not in result.stderr
+
+
+def test_progress_shows_only_on_a_terminal_with_a_count() -> None:
+    import io
+
+    from rich.console import Console
+
+    from producer.command import progress_bar
+
+    with progress_bar(Console(file=io.StringIO()), 100) as advance:
+        assert advance is None
+    with progress_bar(Console(file=io.StringIO(), force_terminal=True), None) as advance:
+        assert advance is None
+    screen = io.StringIO()
+    with progress_bar(Console(file=screen, force_terminal=True, width=100), 100) as advance:
+        assert advance is not None
+        advance(40)
+        advance(100)
+    assert "100/100" in screen.getvalue() and "events/s" in screen.getvalue()

@@ -166,6 +166,7 @@ def test_steady_mode_starts_now(products: tuple[Product, ...]) -> None:
         for _, v in islice(steady(3, 50.0, products, now_ms=now), 500)
     ]
     assert now <= first[0] < now + 1_000
+    assert first == sorted(first)
     assert first[-1] - first[0] == pytest.approx(500 / 50 * 1000, rel=0.5)
 
 
