@@ -96,6 +96,7 @@ async def aggregate_events(stream: Any) -> None:
                 await abandoned_topic.send(
                     key=record["session_id"].encode(), value=orjson.dumps(record)
                 )
+        await state.seal(app.producer)
 
 
 @faust_tables["totals"].on_recover

@@ -30,10 +30,8 @@ def create_app(settings: Settings) -> faust.App:
         datadir=str(layout.worker_dir),
         topic_partitions=settings.partitions,
         consumer_auto_offset_reset="earliest",
-        # Tansu answers ListOffsets(latest) with the base offset of the last record batch + 1,
-        # so Faust's recovery would stop short of a multi-record last batch; one record per
-        # batch makes that answer exact (measured: shared TANSU.md; tested: test_recovery).
-        producer_max_batch_size=1,
+        # Recovery on Tansu is made exact by sealing changelogs (state.py), not by
+        # producer_max_batch_size=1, which cost a request per record.
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=settings.heartbeat_interval_s,
         broker_rebalance_timeout=settings.rebalance_timeout_s,

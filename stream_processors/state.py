@@ -4,10 +4,19 @@ Faust picks a changelog partition from the "current event", which a batch of man
 events does not have; so the aggregator's writes go to the store and to
 `Table.send_changelog(partition, ...)` explicitly, always the partition the key belongs to.
 Recovery then restores each partition's keys from its own changelog partition.
+
+Sealing, for the embedded broker: Tansu answers ListOffsets(latest) with the base offset of
+the last record batch + 1, so Faust's recovery stops short of a multi-record last batch. After
+each batch of writes `seal` flushes them, then writes one tombstone of a marker key, alone, to
+every changelog partition the batch touched: the last batch is then one record and the answer
+exact. A crash before the seal loses at most a suffix of the unsealed writes, whose events were
+not yet acknowledged; they are redelivered, and the offsets in the values count them once.
+This replaces Faust's `producer_max_batch_size=1`, which made every record its own request.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
@@ -20,6 +29,7 @@ from sortedcontainers import SortedList
 from stream_processors.aggregate import Aggregator, Rules, Write
 
 TABLE_NAMES = ("totals", "minutes", "sessions", "abandoned")
+MARKER = b"\x00seal"
 _HELP = {
     "totals": "per source partition: counts, products, funnel, revenue, event-time clock",
     "minutes": "per source partition and minute of event time: events by type",
@@ -32,9 +42,8 @@ def declare_tables(app: faust.App, partitions: int) -> dict[str, faust.Table]:
     return {
         name: app.Table(
             name,
-            schema=faust.Schema(
-                key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
-            ),
+            key_type=bytes,  # bytes -> Faust's "raw" codec, for keys, values and changelogs
+            value_type=bytes,
             partitions=partitions,
             help=_HELP[name],
         )
@@ -92,6 +101,7 @@ class WorkerState:
         self.stores = {name: store_of(table) for name, table in tables.items()}
         self.aggregator = Aggregator(self.stores, rules)
         self.abandoned = AbandonedIndex()
+        self.unsealed: set[tuple[str, int]] = set()
 
     @property
     def partitions(self) -> set[int]:
@@ -113,6 +123,7 @@ class WorkerState:
     def write(self, partition: int, writes: Iterable[Write]) -> None:
         """Put the writes in the tables and their changelogs (on the loop: Faust's producer)."""
         for name, key, value in writes:
+            self.unsealed.add((name, partition))
             store = self.stores[name]
             if value is None:
                 store.pop(key, None)
@@ -124,6 +135,26 @@ class WorkerState:
                     self.abandoned.drop(key)
                 else:
                     self.abandoned.put(key, orjson.loads(value))
+
+    async def seal(self, producer: Any) -> None:
+        """Flush the writes, then end each touched changelog partition with a lone record."""
+        if not self.unsealed:
+            return
+        await producer.flush()
+        touched, self.unsealed = self.unsealed, set()
+        await asyncio.gather(
+            *(
+                producer.send_and_wait(
+                    self.tables[name].changelog_topic.get_topic_name(),
+                    MARKER,
+                    None,
+                    partition,
+                    None,
+                    None,
+                )
+                for name, partition in touched
+            )
+        )
 
     def revoke(self, partitions: set[int]) -> None:
         """Another worker owns these now: forget them here (their changelogs stay)."""

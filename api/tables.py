@@ -1,0 +1,132 @@
+"""The worker's tables, read over their web views and merged into one picture.
+
+Workers announce themselves in heartbeat files (`cartsim.registry`). Each answers for its own
+partitions, and for the tables rebuilt from earlier logs' files; for every (log, partition) the
+answer that reached the highest offset wins, so a partition moving between workers, or history
+every worker reports, counts once. A background task keeps a merged snapshot fresh (every
+`refresh_s`), so /cart/statistics reads memory; /cart/abandoned asks the workers per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+
+from cartsim.registry import live_workers
+from cartsim.storage import Layout
+
+log = logging.getLogger(__name__)
+
+Partition = dict[str, Any]  # {"log", "partition", "totals", "abandoned"}
+
+
+def merge_partitions(answers: Iterable[Iterable[Partition]]) -> list[Partition]:
+    """One entry per (log, partition): the one whose totals reached the highest offset."""
+    best: dict[tuple[str, int], Partition] = {}
+    for answer in answers:
+        for entry in answer:
+            key = (entry["log"], entry["partition"])
+            if key not in best or entry["totals"]["o"] > best[key]["totals"]["o"]:
+                best[key] = entry
+    return [best[key] for key in sorted(best)]
+
+
+def merge_minutes(answers: Iterable[Iterable[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One row per (log, partition, minute): the one that took the most events."""
+    best: dict[tuple[str, int, int], dict[str, Any]] = {}
+    for answer in answers:
+        for row in answer:
+            key = (row["log"], row["partition"], row["minute"])
+            if key not in best or row["o"] > best[key]["o"]:
+                best[key] = row
+    return list(best.values())
+
+
+def merge_abandoned(answers: Iterable[Iterable[dict[str, Any]]], limit: int) -> list[dict]:
+    """Most valuable first; a session two workers report is taken from the fresher one."""
+    best: dict[str, dict[str, Any]] = {}
+    for answer in answers:
+        for item in answer:
+            known = best.get(item["session_id"])
+            if known is None or item["partition_offset"] > known["partition_offset"]:
+                best[item["session_id"]] = item
+    ranked = sorted(best.values(), key=lambda i: (-i["cart_value_vnd"], i["session_id"]))
+    return ranked[:limit]
+
+
+@dataclass
+class Snapshot:
+    """The merged tables as of `taken_ms` (wall clock), from `workers` live workers."""
+
+    partitions: list[Partition] = field(default_factory=list)
+    workers: list[dict[str, Any]] = field(default_factory=list)
+    taken_ms: int = 0
+
+    @property
+    def clock_ms(self) -> int:
+        """Newest event time any partition has seen: "now" in event time."""
+        return max((p["totals"]["clock_ms"] for p in self.partitions), default=0)
+
+
+class TablesClient:
+    def __init__(self, layout: Layout, refresh_s: float = 0.25, timeout_s: float = 2.0) -> None:
+        self.layout = layout
+        self.refresh_s = refresh_s
+        self.http = httpx.AsyncClient(timeout=timeout_s)
+        self.snapshot = Snapshot()
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+    async def run_forever(self) -> None:
+        while True:
+            with contextlib.suppress(httpx.HTTPError, ValueError):
+                await self.refresh()
+            await asyncio.sleep(self.refresh_s)
+
+    async def refresh(self) -> Snapshot:
+        workers = await asyncio.to_thread(live_workers, self.layout)
+        answers = await self._ask(workers, "/cartsim/state", {})
+        self.snapshot = Snapshot(
+            partitions=merge_partitions(a["partitions"] for a in answers if a is not None),
+            workers=[
+                {**worker, "reachable": answer is not None}
+                for worker, answer in zip(workers, answers, strict=True)
+            ],
+            taken_ms=int(time.time() * 1000),
+        )
+        return self.snapshot
+
+    async def minutes(self, start_ms: int, end_ms: int) -> list[dict[str, Any]]:
+        workers = await asyncio.to_thread(live_workers, self.layout)
+        params = {"start_ms": start_ms, "end_ms": end_ms}
+        answers = await self._ask(workers, "/cartsim/minutes", params)
+        return merge_minutes(a["minutes"] for a in answers if a is not None)
+
+    async def abandoned(self, limit: int, idle_before_ms: int) -> list[dict[str, Any]]:
+        workers = await asyncio.to_thread(live_workers, self.layout)
+        params = {"limit": limit, "idle_before_ms": idle_before_ms}
+        answers = await self._ask(workers, "/cartsim/abandoned", params)
+        return merge_abandoned((a["items"] for a in answers if a is not None), limit)
+
+    async def _ask(
+        self, workers: list[dict[str, Any]], path: str, params: dict[str, int]
+    ) -> list[dict[str, Any] | None]:
+        async def ask(worker: dict[str, Any]) -> dict[str, Any] | None:
+            try:
+                response = await self.http.get(worker["url"] + path, params=params)
+                response.raise_for_status()
+                return orjson.loads(response.content)
+            except (httpx.HTTPError, orjson.JSONDecodeError) as exc:
+                log.warning("worker %s did not answer %s: %s", worker["url"], path, exc)
+                return None
+
+        return list(await asyncio.gather(*(ask(worker) for worker in workers)))
