@@ -7,7 +7,9 @@ pairs, the value one JSON event. Files and stdout get one event per line.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
+import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -18,7 +20,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import murmur2
 
-from cartsim.errors import KafkaUnavailableError
+from cartsim.errors import CartsimError, KafkaUnavailableError
 
 _KNOWN_KEYS = 100_000
 
@@ -135,10 +137,15 @@ class KafkaTarget(_Closing):
             raise KafkaUnavailableError(f"cannot send to {self.topic!r}: {exc}", exc) from exc
 
 
+class OutputError(CartsimError):
+    """Events could not be written to a file or stdout."""
+
+
 class _LinesTarget(_Closing):
     """JSON lines to a binary stream; subclasses say which stream and how to close it."""
 
     stream: BinaryIO
+    name: str
 
     async def __aenter__(self) -> Self:
         return self
@@ -148,8 +155,11 @@ class _LinesTarget(_Closing):
 
     async def send(self, records: Iterable[tuple[bytes, bytes]]) -> int:
         values = [value for _, value in records]
-        if values:
-            self.stream.write(b"\n".join(values) + b"\n")
+        try:
+            if values:
+                self.stream.write(b"\n".join(values) + b"\n")
+        except OSError as exc:
+            raise OutputError(f"cannot write events to {self.name}: {exc.strerror}") from exc
         return len(values)
 
     def close(self) -> None:
@@ -164,11 +174,15 @@ class FileTarget(_LinesTarget):
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.name = str(path)
         self.raw: BinaryIO | None = None
 
     async def __aenter__(self) -> Self:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.raw = self.path.open("wb")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.raw = self.path.open("wb")
+        except OSError as exc:
+            raise OutputError(f"cannot write events to {self.path}: {exc.strerror}") from exc
         if self.path.suffix == ".gz":
             self.stream = gzip.GzipFile(filename="", mode="wb", fileobj=self.raw, mtime=0)
         else:
@@ -182,15 +196,34 @@ class FileTarget(_LinesTarget):
 
 
 class StdoutTarget(_LinesTarget):
-    """JSON lines on standard output, flushed after every batch so pipes see them promptly."""
+    """JSON lines on standard output, flushed after every batch so pipes see them promptly.
+
+    When the reader goes away (`cartsim produce --to stdout | head`), stdout is pointed at
+    /dev/null so that Python's own flush at exit stays quiet, and the run ends with one line.
+    """
+
+    name = "stdout"
 
     def __init__(self, stream: BinaryIO | None = None) -> None:
         self.stream = stream or sys.stdout.buffer
 
     async def send(self, records: Iterable[tuple[bytes, bytes]]) -> int:
-        count = await super().send(records)
-        self.stream.flush()
+        try:
+            count = await super().send(records)
+            self.stream.flush()
+        except (OutputError, OSError) as exc:
+            if self.stream is sys.stdout.buffer:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            if isinstance(exc.__cause__ or exc, BrokenPipeError):
+                raise OutputError("stdout was closed by its reader") from exc
+            if isinstance(exc, OutputError):
+                raise
+            raise OutputError(f"cannot write events to stdout: {exc.strerror}") from exc
         return count
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.stream.flush()
 
 
 Target = KafkaTarget | FileTarget | StdoutTarget

@@ -73,3 +73,23 @@ def test_progress_shows_only_on_a_terminal_with_a_count() -> None:
         advance(40)
         advance(100)
     assert "100/100" in screen.getvalue() and "events/s" in screen.getvalue()
+
+
+def test_a_closed_stdout_or_bad_file_is_one_line(tmp_path: Path) -> None:
+    reader = subprocess.Popen(
+        [sys.executable, "-m", "cartsim", "produce", "--to", "stdout", "--count", "200000"],
+        env={**os.environ, "CARTSIM_DATA_DIR": str(tmp_path)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert reader.stdout is not None and reader.stderr is not None
+    reader.stdout.readline()
+    reader.stdout.close()
+    with reader.stderr:
+        assert reader.stderr.read().strip() == b"error: stdout was closed by its reader"
+    assert reader.wait(60) == 1
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    result = cartsim("--to", f"file:{blocked}/x.jsonl", "--count", "5", data_dir=tmp_path)
+    assert result.returncode == 1 and b"Traceback" not in result.stderr
+    assert result.stderr.startswith(b"error: cannot write events to")
