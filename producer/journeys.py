@@ -34,7 +34,7 @@ from producer.config import JourneyConfig
 from producer.customers import customer_pools
 from producer.platforms import PLATFORMS
 from producer.queries import search_queries
-from producer.records import Record, RecordEncoder, Visitors
+from producer.records import Due, Record, RecordEncoder, Visitors
 from producer.sessions import JourneyModel
 from producer.traffic import Bucket, TrafficProfile, backfill_buckets, steady_buckets
 
@@ -91,12 +91,13 @@ def simulate(
     key = bits(64)
     queries = search_queries(products)
     journey = JourneyModel(config, products, queries).journey
-    encode = RecordEncoder(products, [q for q, _ in queries], list(config.payment_weights)).encode
+    encoder = RecordEncoder(products, [q for q, _ in queries], list(config.payment_weights))
+    encode, context = encoder.encode, encoder.session
     visitor = Visitors(
         *customer_pools(config.registered_customers, config.guest_profiles), PLATFORMS
     ).fragments
     guest_share = config.guest_share
-    pending: list[tuple[float, Record]] = []
+    pending: list[Due] = []
     made = sessions = 0
     for low, high, target in buckets:
         with _without_gc():
@@ -113,17 +114,16 @@ def simulate(
                 begin, duration = low + start, steps[-1][0]
                 if until_ms is not None and begin + duration >= until_ms:
                     begin = max(low, until_ms - 1 - duration)
-                pending.extend(
-                    encode(session_hex, *visitor(bits, guest, session_hex), begin, steps)
-                )
+                shared = context(session_hex, *visitor(bits, guest, session_hex))
+                pending += [(float(begin + s[0]), i, s, shared) for i, s in enumerate(steps)]
             pending.sort(key=_at)
             first = 0 if since_ms is None else bisect_left(pending, since_ms, key=_at)
             ready = max(first, bisect_left(pending, high, key=_at))
-            chunk = [record for _, record in pending[first:ready]]
+            chunk = encode(pending[first:ready])
             del pending[:ready]
         yield chunk
     pending.sort(key=_at)
-    yield [record for _, record in pending]
+    yield encode(pending)
 
 
 def backfill(

@@ -9,7 +9,7 @@ string escaping, and each event fills a bytes template with them. Keys come in t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 
 import orjson
@@ -24,6 +24,10 @@ from producer.traffic import DAY_MS, OFFSET_MS
 
 Record = tuple[bytes, bytes]
 """(Kafka key: the session id, value: the JSON event)."""
+Context = tuple[bytes, bytes, bytes, bytes, bytes]
+"""A session's shared parts: event id prefix, key, session fragment, city fragment, order id."""
+Due = tuple[float, int, Step, Context]
+"""A step waiting for its time: (ms since the epoch, number in its session, step, context)."""
 
 #: "HH:MM:SS" of every second of a day: one lookup instead of three divisions and formats.
 _CLOCK = tuple(
@@ -79,28 +83,31 @@ class RecordEncoder:
             prefix = self.days[local_day] = f"{date.isoformat()}T".encode()
         return prefix
 
-    def encode(
-        self,
-        session_hex: bytes,
-        session: bytes,
-        city: bytes,
-        start_ms: int,
-        steps: Sequence[Step],
-    ) -> list[tuple[float, Record]]:
-        """(timestamp, record) of each step; `session` and `city` come from `Visitors`.
+    @staticmethod
+    def session(session_hex: bytes, session: bytes, city: bytes) -> Context:
+        """What every event of a session shares; `session` and `city` come from `Visitors`."""
+        return (
+            b'{"event_id":"evt_' + session_hex,
+            b"sess_" + session_hex,
+            session,
+            city,
+            b'"ORD-%s"' % session_hex[:12].upper(),
+        )
 
-        `city` is the record's closing `"city":...}`; the order id derives from the session id.
+    def encode(self, due: Iterable[Due]) -> list[Record]:
+        """Records of steps that are due, in the order given.
+
+        Steps are encoded only when released, so the events of sessions in progress wait as
+        small tuples rather than as 500-byte records, and each record is made just before use.
         """
-        key = b"sess_" + session_hex
-        event_id = b'{"event_id":"evt_' + session_hex
-        order = b'"ORD-%s"' % session_hex[:12].upper()
         out = []
         days, kinds, prices, clock, millis = self.days, self.kinds, self.prices, _CLOCK, _MILLIS
         heads, tails, viewed = self.heads, self.tails, self.viewed
         payments, queries, indexes = self.payments, self.queries, _INDEXES
         join = b"".join
-        for index, (offset, kind, product, quantity, total, query, payment) in enumerate(steps):
-            at = start_ms + offset
+        for moment, index, step, (event_id, key, session, city, order) in due:
+            at = int(moment)
+            _, kind, product, quantity, total, query, payment = step
             day, rest = divmod(at + OFFSET_MS, DAY_MS)
             second, milli = divmod(rest, 1000)
             if product < 0:
@@ -140,7 +147,7 @@ class RecordEncoder:
                     city,
                 )
             )
-            out.append((float(at), (key, value)))  # float keys sort on a fast path
+            out.append((key, value))
         return out
 
 
