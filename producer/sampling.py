@@ -8,7 +8,7 @@ finer than any calibration here needs, and a draw costs about a tenth of `choice
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -35,7 +35,7 @@ class Table(Generic[T]):
         self.slots: list[T] = [v for v, n in zip(values, counts, strict=True) for _ in range(n)]
 
 
-def quantiles(inverse_cdf: object, bits: int = BITS) -> list[float]:
-    """Mid-point quantiles of a continuous distribution, for table lookups of, e.g., gaps."""
+def quantiles(inverse_cdf: Callable[[float], float], bits: int = BITS) -> list[float]:
+    """Mid-point quantiles of a continuous distribution: a lookup table for, e.g., dwell times."""
     size = 1 << bits
-    return [inverse_cdf((i + 0.5) / size) for i in range(size)]  # type: ignore[operator]
+    return [inverse_cdf((i + 0.5) / size) for i in range(size)]

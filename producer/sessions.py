@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from statistics import NormalDist
 
 from cartsim.events import EVENT_TYPES
@@ -77,7 +77,8 @@ class JourneyModel:
         self.browse = Table([VIEW, SEARCH, SCROLL], [55.0, 20.0, 25.0]).slots
         self.quantities = Table([1, 2, 3], config.quantity_weights).slots
         self.stages = Table([0, 1, 2, 3], config.abandon_stage_weights).slots
-        self.payments = Table(range(len(config.payment_weights)), config.payment_weights.values())
+        methods = config.payment_weights
+        self.payments = Table(range(len(methods)), list(methods.values())).slots
         self.gaps = [self._gaps(config, name) for name in EVENT_TYPES]
         self.browse_on = _continue(config.mean_browse_events)
         self.browse_before_add = _continue(config.mean_browse_before_add)
@@ -87,10 +88,11 @@ class JourneyModel:
         """Milliseconds before an event of `kind`: log-normal quantiles around its median."""
         median, sigma, cap = config.dwell_s[kind], config.dwell_sigma, config.max_dwell_s
         normal = NormalDist()
-        inverse: Callable[[float], float] = lambda u: min(  # noqa: E731
-            cap, median * math.exp(sigma * normal.inv_cdf(u))
-        )
-        return [max(1, round(seconds * 1000)) for seconds in quantiles(inverse)]
+
+        def seconds(u: float) -> float:
+            return min(cap, median * math.exp(sigma * normal.inv_cdf(u)))
+
+        return [max(1, round(value * 1000)) for value in quantiles(seconds)]
 
     def journey(self, rng: random.Random, registered: bool) -> list[Step]:
         """The events of one session, in order, with offsets from its start."""
@@ -188,7 +190,7 @@ class JourneyModel:
         if stage >= 2:
             checkout_step(SHIPPING)
         if stage >= 3:
-            payment = self.payments.slots[bits(BITS)]
+            payment = self.payments[bits(BITS)]
             checkout_step(PAYMENT, payment)
             if stage == 3:
                 if draw() < config.abandon_payment_failure:
@@ -196,7 +198,7 @@ class JourneyModel:
             else:
                 while draw() < config.payment_failure_rate:
                     checkout_step(FAILED, payment)
-                    payment = self.payments.slots[bits(BITS)]
+                    payment = self.payments[bits(BITS)]
                     checkout_step(PAYMENT, payment)
                 checkout_step(PURCHASE, payment)
                 if draw() < config.cancel_share:
