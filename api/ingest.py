@@ -119,6 +119,7 @@ class Ingester:
         self.scratch = layout.api_dir / "ingest.jsonl"
         self._known: dict[Identity, _Progress] | None = None
         self._lock = threading.Lock()
+        self.version = 0  # bumped whenever the events table changes
 
     def run_once(self) -> IngestStatus:
         """One pass over the segment files (blocking); concurrent calls take turns."""
@@ -217,6 +218,7 @@ class Ingester:
             cursor.execute("ROLLBACK")
             raise
         progress.ingested_bytes = end
+        self.version += 1
 
     def _register(self, cursor: duckdb.DuckDBPyConnection, identity: Identity) -> _Progress:
         row = cursor.execute(
@@ -239,3 +241,4 @@ class Ingester:
         cursor.execute("DELETE FROM events WHERE segment_id = ?", [progress.segment_id])
         cursor.execute("DELETE FROM segments WHERE segment_id = ?", [progress.segment_id])
         cursor.execute("COMMIT")
+        self.version += 1

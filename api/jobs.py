@@ -39,8 +39,8 @@ class JobBusyError(CartsimError):
 
 
 def simulated_records(settings: Settings, seed: int, count: int) -> Iterator[Record]:
-    """The producer's batch-mode records: the one place the API calls into the simulator."""
-    return Plan(seed=seed, count=count).records(settings, JourneyConfig())
+    """`count` of the producer's batch-mode records: the one place the API calls the simulator."""
+    return itertools.islice(Plan(seed=seed, count=count).records(settings, JourneyConfig()), count)
 
 
 @dataclass

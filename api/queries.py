@@ -7,6 +7,7 @@ thread, and serialised by pydantic-core, so the event loop only hands bytes to t
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import duckdb
@@ -15,6 +16,10 @@ from api.database import EVENT_COLUMNS, Database
 from api.schemas import EventPage
 
 _SELECT = ", ".join(f'"{name}"' for name in EVENT_COLUMNS)
+_TIME_COLUMN = 1 + list(EVENT_COLUMNS).index("timestamp_unix")  # after the leading rowid
+#: Up to this many matches a page is fetched whole through an index and sorted in Python.
+_FETCH_ALL = 2048
+_CACHED_TOTALS = 10_000
 _FILTERS = {  # filter name -> SQL condition with one parameter
     "event_type": "event_type = ?",
     "source": "source = ?",
@@ -42,27 +47,15 @@ class EventQuery:
             return "", []
         return " WHERE " + " AND ".join(_FILTERS[name] for name, _ in used), [v for _, v in used]
 
-    def run(self, cursor: duckdb.DuckDBPyConnection) -> EventPage:
-        """The page and the total, read in one snapshot (blocking)."""
-        where, params = self.where()
-        cursor.execute("BEGIN TRANSACTION")
-        try:
-            counted = cursor.execute(f"SELECT count(*) FROM events{where}", params).fetchone()
-            total = counted[0] if counted else 0
-            rows: list[tuple[object, ...]] = []
-            if self.offset < total:
-                order = "ASC" if self.oldest_first else "DESC"
-                rows = cursor.execute(
-                    f"SELECT {_SELECT} FROM events{where} "
-                    f"ORDER BY timestamp_unix {order}, event_id {order} LIMIT ? OFFSET ?",
-                    [*params, self.limit, self.offset],
-                ).fetchall()
-        finally:
-            cursor.execute("COMMIT")
+    def run(self, cursor: duckdb.DuckDBPyConnection, total: int) -> EventPage:
+        """The page, given the total of matching events (blocking)."""
+        rows: list[tuple[object, ...]] = []
+        if self.offset < total:
+            rows = self._indexed(cursor) if total <= _FETCH_ALL else self._top(cursor)
         following = self.offset + len(rows)
         return EventPage.model_validate(
             {
-                "items": [dict(zip(EVENT_COLUMNS, row, strict=True)) for row in rows],
+                "items": [dict(zip(EVENT_COLUMNS, row[1:], strict=True)) for row in rows],
                 "total": total,
                 "limit": self.limit,
                 "offset": self.offset,
@@ -70,19 +63,67 @@ class EventQuery:
             }
         )
 
+    def count(self, cursor: duckdb.DuckDBPyConnection) -> int:
+        where, params = self.where()
+        counted = cursor.execute(f"SELECT count(*) FROM events{where}", params).fetchone()
+        return counted[0] if counted else 0
+
+    def _indexed(self, cursor: duckdb.DuckDBPyConnection) -> list[tuple[object, ...]]:
+        """Few matches: fetch them all without ORDER BY, so DuckDB may use an ART index (it does
+        not under ORDER BY ... LIMIT), and sort here."""
+        where, params = self.where()
+        rows = cursor.execute(f"SELECT rowid, {_SELECT} FROM events{where}", params).fetchall()
+        rows.sort(key=_order_key, reverse=not self.oldest_first)
+        return rows[self.offset : self.offset + self.limit]
+
+    def _top(self, cursor: duckdb.DuckDBPyConnection) -> list[tuple[object, ...]]:
+        """Many matches: rank them reading two columns only, then fetch the page's rows whole
+        (late materialisation). Ties in time are broken by insertion order (rowid)."""
+        where, params = self.where()
+        order = "ASC" if self.oldest_first else "DESC"
+        ranking = f"ORDER BY timestamp_unix {order}, rowid {order}"
+        return cursor.execute(
+            f"SELECT rowid, {_SELECT} FROM events WHERE rowid IN "
+            f"(SELECT rowid FROM events{where} {ranking} LIMIT ? OFFSET ?) {ranking}",
+            [*params, self.limit, self.offset],
+        ).fetchall()
+
+
+def _order_key(row: tuple[object, ...]) -> tuple[object, object]:
+    return row[_TIME_COLUMN], row[0]
+
 
 class EventQueries:
-    """Runs event queries on the database's query threads."""
+    """Runs event queries on the database's query threads.
 
-    def __init__(self, database: Database) -> None:
+    Totals are cached per filter until the ingester next changes the table, so paging through
+    one listing counts its matches once.
+    """
+
+    def __init__(self, database: Database, version: Callable[[], int]) -> None:
         self.database = database
+        self.version = version
+        self._totals: dict[tuple[str, tuple[object, ...]], tuple[int, int]] = {}
 
     async def page_json(self, query: EventQuery) -> tuple[bytes, int]:
         """The page as JSON bytes, and its total (the routes turn a total of 0 into a 404)."""
 
         def work() -> tuple[bytes, int]:
-            page = self.database.call(query.run)
+            cursor = self.database.cursor()
+            page = query.run(cursor, self._total(cursor, query))
             return page.model_dump_json().encode(), page.total
 
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.database.executor, work)
+
+    def _total(self, cursor: duckdb.DuckDBPyConnection, query: EventQuery) -> int:
+        where, params = query.where()
+        key, version = (where, tuple(params)), self.version()
+        cached = self._totals.get(key)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        if len(self._totals) > _CACHED_TOTALS:
+            self._totals.clear()
+        total = query.count(cursor)
+        self._totals[key] = (version, total)
+        return total

@@ -52,3 +52,22 @@ def test_live_rate_is_kept_and_stop_ends_it() -> None:
     sent = asyncio.run(run())
     assert time.monotonic() - started < 1.0
     assert 70 <= sent <= 110
+
+
+def test_flat_out_stops_when_asked() -> None:
+    stop = asyncio.Event()
+
+    class StopAfterFirst(Collect):
+        async def send(self, records: Iterable[tuple[bytes, bytes]]) -> int:
+            stop.set()
+            return await super().send(records)
+
+    target = StopAfterFirst()
+    sent = asyncio.run(emit(iter(records()), target, count=100_000, chunk=1_000, stop=stop))
+    assert sent == 1_000 and len(target.records) == 1_000
+
+
+def test_flat_out_without_count_ends_with_the_records() -> None:
+    target = Collect()
+    finite = ((b"k", b"%d" % n) for n in range(2_500))
+    assert asyncio.run(emit(finite, target, chunk=1_000)) == 2_500

@@ -23,14 +23,16 @@ def all_pages(client: TestClient, path: str, **params: Any) -> list[Event]:
     return items
 
 
-def newest_first(events: list[Event]) -> list[str]:
-    ordered = sorted(events, key=lambda e: (e["timestamp_unix"], e["event_id"]), reverse=True)
-    return [event["event_id"] for event in ordered]
+def assert_newest_first(served: list[Event], expected: list[Event]) -> None:
+    """The same events, once each, newest first (ties in time in any order)."""
+    ids = [item["event_id"] for item in served]
+    assert len(ids) == len(set(ids)) and set(ids) == {event["event_id"] for event in expected}
+    stamps = [item["timestamp_unix"] for item in served]
+    assert stamps == sorted(stamps, reverse=True)
 
 
 def test_pages_cover_every_event_once_newest_first(client: TestClient, stored: list[Event]) -> None:
-    served = all_pages(client, "/cart/events")
-    assert [item["event_id"] for item in served] == newest_first(stored)
+    assert_newest_first(all_pages(client, "/cart/events"), stored)
 
 
 def test_events_keep_every_field(client: TestClient, stored: list[Event]) -> None:
@@ -51,9 +53,7 @@ def test_each_filter_keeps_exactly_the_matching_events(
 ) -> None:
     value = stored[7][field]
     served = all_pages(client, "/cart/events", **{field: value})
-    assert [item["event_id"] for item in served] == newest_first(
-        [event for event in stored if event[field] == value]
-    )
+    assert_newest_first(served, [event for event in stored if event[field] == value])
 
 
 def test_filters_combine(client: TestClient, stored: list[Event]) -> None:
@@ -127,9 +127,7 @@ def test_lookups_page_one_id_newest_first(
 ) -> None:
     value = next(event[field] for event in stored if event[field] is not None)
     served = all_pages(client, f"/cart/events/{kind}/{value}")
-    assert [item["event_id"] for item in served] == newest_first(
-        [event for event in stored if event[field] == value]
-    )
+    assert_newest_first(served, [event for event in stored if event[field] == value])
 
 
 def test_a_session_reads_in_time_order(client: TestClient, stored: list[Event]) -> None:
@@ -138,11 +136,9 @@ def test_a_session_reads_in_time_order(client: TestClient, stored: list[Event]) 
         key=lambda s: sum(event["session_id"] == s for event in stored),
     )
     served = all_pages(client, f"/cart/events/session/{session}")
-    expected = [event["event_id"] for event in stored if event["session_id"] == session]
+    expected = [event for event in stored if event["session_id"] == session]
     assert len(expected) > 1
-    assert [item["event_id"] for item in served] == list(
-        reversed(newest_first([event for event in stored if event["session_id"] == session]))
-    )
+    assert_newest_first(served[::-1], expected)
 
 
 @pytest.mark.parametrize(
