@@ -2,14 +2,14 @@
 
 Sources for the defaults:
 - cart abandonment 70.19%: Baymard Institute, average of 49 studies (baymard.com/lists/
-  cart-abandonment-rate); it counts sessions with a non-empty cart that end without an order;
-- sessions that add to cart, 12%: industry add-to-cart rates run 6-13% (Littledata, Dynamic Yield
-  benchmarks); electronics shoppers compare more, so this sits high in that band;
-- guests 30%: a minority check out as guests on Vietnamese shops, where accounts carry vouchers;
-- payment methods: COD still leads in Vietnam, e-wallets (MoMo, ZaloPay, VNPay) follow
-  (Vietnam e-Conomy SEA 2023 and Metric.vn reports), cards and transfers after them;
+  cart-abandonment-rate): carts that were filled but never ordered, as a share of all carts;
+- sessions that add to cart, 12%: published add-to-cart rates mostly fall between 5% and 13%;
+  electronics shoppers compare more, so this sits high in that band;
+- guests 30%: issue 4's figure; a minority check out as guests where accounts carry vouchers;
+- payment methods: cash on delivery is still commonly reported as Vietnam's first method, with
+  e-wallets (MoMo, ZaloPay, VNPay) next and cards and bank transfers after them;
 - dwell times between events: medians of a few to tens of seconds, log-normal spread, giving
-  sessions of about 8 events and 3-4 minutes (e-commerce averages: 5-7 pages, 3-5 minutes).
+  sessions of 7.5 events and 2.5 minutes on average (e-commerce sessions: 5-7 pages, minutes).
 """
 
 from __future__ import annotations

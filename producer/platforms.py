@@ -1,7 +1,7 @@
 """How shoppers arrive: (source, device, browser) combinations with their traffic shares.
 
 Vietnamese e-commerce traffic is mostly mobile (about three quarters of visits to the big
-marketplaces come from phones, per Similarweb and iPrice reports): website visits are desktop or
+marketplaces are commonly reported to come from phones): website visits are desktop or
 tablet, mobile_web and mobile_app visits phones or tablets. Cốc Cốc, the Vietnamese browser, is
 second to Chrome on desktops; Safari follows the iPhone's share on phones.
 """
