@@ -14,7 +14,8 @@ from cartsim.events import Device, EventType, Source
 
 router = APIRouter(prefix="/cart/events", tags=["events"])
 
-_BIGINT_MAX = 2**63 - 1
+#: A customer or product id: a non-negative DuckDB BIGINT.
+NumericId = Annotated[int, Path(ge=0, le=2**63 - 1)]
 _NOT_FOUND = {404: {"model": Problem, "description": "No stored event has this id."}}
 
 
@@ -57,7 +58,7 @@ async def _lookup(
 async def customer_events(
     queries: QueriesDep,
     paging: PagingDep,
-    customer_id: Annotated[int, Path(ge=0, le=_BIGINT_MAX, description="Customer id.")],
+    customer_id: NumericId,
 ) -> Response:
     """A registered customer's events, newest first."""
     return await _lookup(queries, paging, "customer_id", customer_id)
@@ -67,7 +68,7 @@ async def customer_events(
 async def product_events(
     queries: QueriesDep,
     paging: PagingDep,
-    product_id: Annotated[int, Path(ge=0, le=_BIGINT_MAX, description="Product id.")],
+    product_id: NumericId,
 ) -> Response:
     """Events about one product, newest first."""
     return await _lookup(queries, paging, "product_id", product_id)

@@ -1,0 +1,222 @@
+"""REST API speed over stored simulator events: ingest time, freshness, and request latency.
+
+Events come from the producer's batch generator (the same call the generate endpoint makes) and
+are written as segment files by the real sink, flat out, into a temporary data folder; then
+`cartsim api` runs on it in its own process and a load client (httpx, loopback only, a bounded
+number of requests) measures p50/p95 with one client and with 50 concurrent ones.
+`CARTSIM_BENCH_API_EVENTS` sets how many events (default 10 million).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import orjson
+
+from api.jobs import simulated_records
+from bench.results import Result
+from cartsim.broker import free_port
+from cartsim.processes import stop_process
+from cartsim.settings import Settings
+from cartsim.storage import Layout
+from stream_processors.sink import SegmentSink
+
+PARTITIONS = 4
+WRITE_BATCH = 50_000
+SOLO_REQUESTS = 300
+CONCURRENT_CLIENTS = 50
+CONCURRENT_REQUESTS = 1_000
+Params = dict[str, str | int]
+FILTERS: tuple[Params, ...] = (
+    {"event_type": "view_item"},
+    {"event_type": "add_to_cart", "device": "mobile"},
+    {"source": "website", "device": "desktop"},
+    {"event_type": "purchase", "source": "mobile_app"},
+)
+
+
+@dataclass
+class Sample:
+    """Ids seen while writing, to look up ones that exist."""
+
+    sessions: list[str] = field(default_factory=list)
+    customers: set[int] = field(default_factory=set)
+    products: set[int] = field(default_factory=set)
+    first_ms: int = 0
+    last_ms: int = 0
+
+
+def write_events(root: Path, count: int) -> Sample:
+    """`count` simulated events as closed segments, partitioned by session like Kafka would."""
+    settings = Settings(data_dir=root)
+    records = simulated_records(settings, seed=1, count=count)
+    sink = SegmentSink(Layout(root), "be0c0001", max_bytes=64 << 20, max_age_s=1e9, compresslevel=1)
+    offsets = [0] * PARTITIONS
+    sample = Sample()
+    written = 0
+    while written < count:
+        batch = []
+        for key, value in (next(records) for _ in range(min(WRITE_BATCH, count - written))):
+            partition = zlib.crc32(key) % PARTITIONS
+            batch.append((partition, offsets[partition], value))
+            offsets[partition] += 1
+        event = orjson.loads(batch[0][2])
+        sample.sessions.append(event["session_id"])
+        if event["customer_id"] is not None:
+            sample.customers.add(event["customer_id"])
+        if event["product_id"] is not None:
+            sample.products.add(event["product_id"])
+        sample.first_ms = sample.first_ms or event["timestamp_unix"]
+        sample.last_ms = orjson.loads(batch[-1][2])["timestamp_unix"]
+        sink.write(batch)
+        written += len(batch)
+    sink.close()
+    return sample
+
+
+def serve(root: Path, port: int) -> subprocess.Popen[bytes]:
+    """The API as `cartsim api` runs it, but with a keep-alive longer than a queued request
+    can wait under 50 clients (uvicorn's 5 s default drops pooled connections then)."""
+    env = {**os.environ, "CARTSIM_DATA_DIR": str(root)}
+    env.pop("CARTSIM_KAFKA_BOOTSTRAP", None)
+    command = ["uvicorn", "--factory", "api.main:create_app", "--timeout-keep-alive", "60"]
+    with (root / "api.log").open("wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", *command, "--port", str(port), "--log-level", "warning"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def wait_for_rows(url: str, rows: int, timeout: float, poll: float) -> float:
+    """Seconds until the API's total reaches `rows`."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        try:
+            total = httpx.get(f"{url}/cart/events", params={"limit": 1}, timeout=10).json()
+            if total.get("total") == rows:
+                return time.perf_counter() - started
+        except httpx.HTTPError:
+            pass
+        time.sleep(poll)
+    raise TimeoutError(f"the API did not serve {rows:,} events within {timeout:g} s")
+
+
+async def _timed(client: httpx.AsyncClient, path: str, params: Params) -> float:
+    started = time.perf_counter()
+    response = await client.get(path, params=params)
+    elapsed = time.perf_counter() - started
+    if response.status_code != 200:
+        raise RuntimeError(f"{path} {params}: HTTP {response.status_code} {response.text[:200]}")
+    return elapsed
+
+
+async def _load(url: str, requests: Callable[[], tuple[str, Params]]) -> list[Result]:
+    """p50/p95 with one client, then with 50 concurrent clients, and requests/s at 50."""
+    limits = httpx.Limits(max_connections=CONCURRENT_CLIENTS)
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
+        for _ in range(30):  # warm up connections and caches
+            await _timed(client, *requests())
+        solo = [await _timed(client, *requests()) for _ in range(SOLO_REQUESTS)]
+        per_client = CONCURRENT_REQUESTS // CONCURRENT_CLIENTS
+
+        async def one_client() -> list[float]:
+            return [await _timed(client, *requests()) for _ in range(per_client)]
+
+        started = time.perf_counter()
+        results = await asyncio.gather(*(one_client() for _ in range(CONCURRENT_CLIENTS)))
+        wall = time.perf_counter() - started
+    together = [elapsed for batch in results for elapsed in batch]
+    return _rows(solo, together, CONCURRENT_REQUESTS / wall)
+
+
+def _rows(solo: list[float], together: list[float], rate: float) -> list[Result]:
+    def pct(values: list[float], q: int) -> float:
+        return statistics.quantiles(values, n=100)[q - 1] * 1000
+
+    return [
+        Result("p50, 1 client", pct(solo, 50), "ms"),
+        Result("p95, 1 client", pct(solo, 95), "ms"),
+        Result("p50, 50 clients", pct(together, 50), "ms"),
+        Result("p95, 50 clients", pct(together, 95), "ms"),
+        Result("throughput, 50 clients", rate, "req/s"),
+    ]
+
+
+def scenarios(sample: Sample) -> dict[str, tuple[str, Callable[[], tuple[str, Params]]]]:
+    rng = random.Random(7)
+    customers, products = sorted(sample.customers), sorted(sample.products)
+    span = max(1, sample.last_ms - sample.first_ms)
+
+    def events() -> tuple[str, Params]:
+        params: Params = {"limit": 100, **rng.choice(FILTERS)}
+        if rng.random() < 0.5:  # and half of the time, from a moment within the data
+            start_s = (sample.first_ms + rng.randrange(span)) // 1000
+            params["start_date"] = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(start_s))
+        return "/cart/events", params
+
+    return {
+        "/cart/events filtered, limit=100": ("<= 25 ms p95 (1 client)", events),
+        "session lookup": (
+            "<= 10 ms p95",
+            lambda: (f"/cart/events/session/{rng.choice(sample.sessions)}", {}),
+        ),
+        "customer lookup": (
+            "<= 10 ms p95",
+            lambda: (f"/cart/events/customer/{rng.choice(customers)}", {"limit": 100}),
+        ),
+        "product lookup": (
+            "<= 10 ms p95",
+            lambda: (f"/cart/events/product/{rng.choice(products)}", {"limit": 100}),
+        ),
+    }
+
+
+def run() -> list[Result]:
+    count = int(os.environ.get("CARTSIM_BENCH_API_EVENTS", "10000000"))
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="cartsim-bench-api-") as temporary:
+        root = Path(temporary)
+        started = time.perf_counter()
+        sample = write_events(root, count)
+        wrote = time.perf_counter() - started
+        results.append(Result("generate + write segments", wrote, "s", notes=f"{count:,} events"))
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        api = serve(root, port)
+        try:
+            ingest = wait_for_rows(url, count, timeout=3600, poll=0.5)
+            results.append(Result("ingest into DuckDB", ingest, "s", notes=f"{count:,} events"))
+            results.append(Result("ingest rate", count / ingest, "events/s"))
+            results.append(_freshness(root, url, count))
+            for name, (target, requests) in scenarios(sample).items():
+                for row in asyncio.run(_load(url, requests)):
+                    wanted = target if row.name.startswith("p95") else ""
+                    results.append(Result(f"{name}: {row.name}", row.value, row.unit, wanted))
+        finally:
+            stop_process(api, timeout=30)
+    return results
+
+
+def _freshness(root: Path, url: str, count: int) -> Result:
+    """Seconds from a batch reaching an open segment to its events being served."""
+    sink = SegmentSink(Layout(root), "be0c0002", max_bytes=64 << 20, max_age_s=1e9)
+    records = simulated_records(Settings(data_dir=root), seed=2, count=1000)
+    sink.write((0, offset, value) for offset, (_, value) in enumerate(records))
+    seconds = wait_for_rows(url, count + 1000, timeout=60, poll=0.02)
+    sink.close()
+    return Result("freshness: file to query", seconds, "s", "a few s", "1,000 events, one batch")
