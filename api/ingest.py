@@ -23,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from api.database import EVENT_COLUMNS, Database
+from api.database import EVENT_FIELDS, INDEXED_FIELDS, Database
 from cartsim.storage import Layout, Segment, read_gzip_members
 
 log = logging.getLogger(__name__)
@@ -49,11 +49,14 @@ def _quoted(text: str) -> str:
 def _insert_sql(path: Path, compressed: bool) -> str:
     """Copy events from a JSON-lines file; unknown keys are ignored, missing ones are null, and
     lines that do not fit `CartEvent` (a missing required field, an unknown enum value, a
-    timestamp that is no instant) are left out, so every stored row is a valid response item."""
-    columns = ", ".join(f"{_quoted(n)}: {_quoted(_json_type(k))}" for n, k in EVENT_COLUMNS.items())
-    enums = {n: k for n, k in EVENT_COLUMNS.items() if _json_type(k) != k}
-    selected = ", ".join(
-        f'TRY_CAST("{n}" AS "{enums[n]}")' if n in enums else f'"{n}"' for n in EVENT_COLUMNS
+    timestamp that is no instant) are left out, so every stored event is a valid response item.
+    The stored JSON is rebuilt from the checked fields, in `CartEvent` order."""
+    fields = EVENT_FIELDS.items()
+    columns = ", ".join(f"{_quoted(n)}: {_quoted(_json_type(k))}" for n, k in fields)
+    enums = {n: k for n, k in fields if _json_type(k) != k}
+    checked = ", ".join(
+        f'TRY_CAST("{n}" AS "{enums[n]}") AS "{n}"' if n in enums else f'"{n}"'
+        for n in EVENT_FIELDS
     )
     checks = [f'"{n}" IS NOT NULL' for n in _REQUIRED]
     checks += [f'("{n}" IS NULL OR TRY_CAST("{n}" AS "{k}") IS NOT NULL)' for n, k in enums.items()]
@@ -63,7 +66,12 @@ def _insert_sql(path: Path, compressed: bool) -> str:
         f"read_json({_quoted(str(path))}, format = 'newline_delimited', columns = {{{columns}}}, "
         f"ignore_errors = true{', compression = ' + _quoted('gzip') if compressed else ''})"
     )
-    return f"INSERT INTO events SELECT ?, {selected} FROM {source} WHERE {' AND '.join(checks)}"
+    packed = ", ".join(f'"{n}" := "{n}"' for n in EVENT_FIELDS)
+    kept = ", ".join(f'"{n}"' for n in INDEXED_FIELDS)
+    return (
+        f"INSERT INTO events SELECT ?, {kept}, to_json(struct_pack({packed}))::VARCHAR "
+        f"FROM (SELECT {checked} FROM {source} WHERE {' AND '.join(checks)})"
+    )
 
 
 def whole_members(path: Path, start: int) -> Iterator[tuple[list[bytes], int]]:

@@ -1,7 +1,8 @@
 """Pages of stored events, answered by DuckDB in the query threads and returned as JSON bytes.
 
-The route declares `EventPage` for the docs; the page is validated against it here, in the
-thread, and serialised by pydantic-core, so the event loop only hands bytes to the socket.
+Each stored event is already the JSON of a valid `CartEvent` (the ingester checked and rebuilt
+it), so a page is those texts joined into the `EventPage` envelope the route declares; the event
+loop only hands bytes to the socket.
 """
 
 from __future__ import annotations
@@ -11,12 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import duckdb
+import orjson
 
-from api.database import EVENT_COLUMNS, Database
-from api.schemas import EventPage
+from api.database import Database
 
-_SELECT = ", ".join(f'"{name}"' for name in EVENT_COLUMNS)
-_TIME_COLUMN = 1 + list(EVENT_COLUMNS).index("timestamp_unix")  # after the leading rowid
+Row = tuple[int, int, str]  # rowid, timestamp_unix, event JSON
 #: Up to this many matches a page is fetched whole through an index and sorted in Python.
 _FETCH_ALL = 2048
 _CACHED_TOTALS = 10_000
@@ -47,50 +47,53 @@ class EventQuery:
             return "", []
         return " WHERE " + " AND ".join(_FILTERS[name] for name, _ in used), [v for _, v in used]
 
-    def run(self, cursor: duckdb.DuckDBPyConnection, total: int) -> EventPage:
-        """The page, given the total of matching events (blocking)."""
-        rows: list[tuple[object, ...]] = []
+    def run(self, cursor: duckdb.DuckDBPyConnection, total: int) -> bytes:
+        """The page as `EventPage` JSON, given the total of matching events (blocking)."""
+        rows: list[Row] = []
         if self.offset < total:
             rows = self._indexed(cursor) if total <= _FETCH_ALL else self._top(cursor)
         following = self.offset + len(rows)
-        return EventPage.model_validate(
+        envelope = orjson.dumps(
             {
-                "items": [dict(zip(EVENT_COLUMNS, row[1:], strict=True)) for row in rows],
                 "total": total,
                 "limit": self.limit,
                 "offset": self.offset,
                 "next_offset": following if rows and following < total else None,
             }
         )
+        items = ",".join(event for _, _, event in rows).encode()
+        return b'{"items":[' + items + b"]," + envelope[1:]
 
     def count(self, cursor: duckdb.DuckDBPyConnection) -> int:
         where, params = self.where()
         counted = cursor.execute(f"SELECT count(*) FROM events{where}", params).fetchone()
         return counted[0] if counted else 0
 
-    def _indexed(self, cursor: duckdb.DuckDBPyConnection) -> list[tuple[object, ...]]:
+    def _indexed(self, cursor: duckdb.DuckDBPyConnection) -> list[Row]:
         """Few matches: fetch them all without ORDER BY, so DuckDB may use an ART index (it does
         not under ORDER BY ... LIMIT), and sort here."""
         where, params = self.where()
-        rows = cursor.execute(f"SELECT rowid, {_SELECT} FROM events{where}", params).fetchall()
+        rows = cursor.execute(
+            f"SELECT rowid, timestamp_unix, event FROM events{where}", params
+        ).fetchall()
         rows.sort(key=_order_key, reverse=not self.oldest_first)
         return rows[self.offset : self.offset + self.limit]
 
-    def _top(self, cursor: duckdb.DuckDBPyConnection) -> list[tuple[object, ...]]:
+    def _top(self, cursor: duckdb.DuckDBPyConnection) -> list[Row]:
         """Many matches: rank them reading two columns only, then fetch the page's rows whole
         (late materialisation). Ties in time are broken by insertion order (rowid)."""
         where, params = self.where()
         order = "ASC" if self.oldest_first else "DESC"
         ranking = f"ORDER BY timestamp_unix {order}, rowid {order}"
         return cursor.execute(
-            f"SELECT rowid, {_SELECT} FROM events WHERE rowid IN "
+            "SELECT rowid, timestamp_unix, event FROM events WHERE rowid IN "
             f"(SELECT rowid FROM events{where} {ranking} LIMIT ? OFFSET ?) {ranking}",
             [*params, self.limit, self.offset],
         ).fetchall()
 
 
-def _order_key(row: tuple[object, ...]) -> tuple[object, object]:
-    return row[_TIME_COLUMN], row[0]
+def _order_key(row: Row) -> tuple[int, int]:
+    return row[1], row[0]
 
 
 class EventQueries:
@@ -110,8 +113,8 @@ class EventQueries:
 
         def work() -> tuple[bytes, int]:
             cursor = self.database.cursor()
-            page = query.run(cursor, self._total(cursor, query))
-            return page.model_dump_json().encode(), page.total
+            total = self._total(cursor, query)
+            return query.run(cursor, total), total
 
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.database.executor, work)

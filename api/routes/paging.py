@@ -21,7 +21,7 @@ class Paging:
 
 def paging(
     limit: Annotated[int, Query(ge=1, le=1000, description="Events per page.")] = 100,
-    offset: Annotated[int, Query(ge=0, description="Events to skip.")] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**63 - 1, description="Events to skip.")] = 0,
 ) -> Paging:
     return Paging(limit, offset)
 

@@ -36,9 +36,13 @@ def generated(layout: Layout) -> list[dict[str, Any]]:
     return list(islice(events(seed=5, products=load_catalog(layout.products_path)), 400))
 
 
+def stored_events(database: Database) -> list[dict[str, Any]]:
+    rows = database.cursor().execute("SELECT event FROM events").fetchall()
+    return [orjson.loads(row[0]) for row in rows]
+
+
 def stored_ids(database: Database) -> list[str]:
-    rows = database.cursor().execute("SELECT event_id FROM events").fetchall()
-    return [row[0] for row in rows]
+    return [event["event_id"] for event in stored_events(database)]
 
 
 def records(batch: list[dict[str, Any]], first: int) -> list[tuple[int, int, bytes]]:
@@ -95,9 +99,7 @@ def test_unknown_keys_are_ignored_missing_optional_ones_are_null_and_bad_lines_l
     sink.close()
     Ingester(database, layout).run_once()
     assert sorted(stored_ids(database)) == sorted(e["event_id"] for e in (good, extra, minimal))
-    row = (
-        database.cursor()
-        .execute("SELECT city, brand FROM events WHERE event_id = ?", [minimal["event_id"]])
-        .fetchone()
-    )
-    assert row == (None, None)
+    by_id = {event["event_id"]: event for event in stored_events(database)}
+    assert by_id[minimal["event_id"]]["city"] is None
+    assert "loyalty_tier" not in by_id[extra["event_id"]]
+    assert by_id[good["event_id"]] == good and list(by_id[good["event_id"]]) == list(good)

@@ -11,6 +11,7 @@ import pytest
 from api.database import Database
 from api.ingest import Ingester
 from api.queries import EventQuery
+from api.schemas import EventPage
 from cartsim.storage import Layout
 from tests.api.conftest import sink_events
 
@@ -44,8 +45,9 @@ def test_a_page_counts_and_orders(database: tuple[Database, list[Any]]) -> None:
     db, stored = database
     query = EventQuery(limit=1000, offset=0, filters={"source": "website"})
     cursor = db.cursor()
-    page = query.run(cursor, query.count(cursor))
+    page = EventPage.model_validate_json(query.run(cursor, query.count(cursor)))
     expected = [event for event in stored if event["source"] == "website"]
     assert page.total == len(expected) == len(page.items) and page.next_offset is None
+    assert {item.event_id for item in page.items} == {event["event_id"] for event in expected}
     stamps = [item.timestamp_unix for item in page.items]
     assert stamps == sorted(stamps, reverse=True)

@@ -96,6 +96,7 @@ def test_a_date_alone_is_a_day_in_vietnam(client: TestClient, stored: list[Event
         {"limit": 0},
         {"limit": 1001},
         {"offset": -1},
+        {"offset": 2**63},
         {"limit": "many"},
         {"event_type": "teleport"},
         {"source": "fax"},
@@ -115,7 +116,7 @@ def test_bad_parameters_are_a_422_naming_the_parameter(
 
 
 def test_an_offset_past_the_end_is_an_empty_last_page(client: TestClient) -> None:
-    body = client.get("/cart/events", params={"offset": 10**30}).json()
+    body = client.get("/cart/events", params={"offset": 10**15}).json()
     assert body["items"] == [] and body["next_offset"] is None and body["total"] > 0
 
 
