@@ -10,7 +10,9 @@ from api.health import BrokerProbe
 from api.ingest import Ingester
 from api.jobs import Generator
 from api.queries import EventQueries
+from api.tables import TablesClient
 from cartsim.settings import Settings
+from producer.catalog import Product
 
 
 def get_queries(request: Request) -> EventQueries:
@@ -29,6 +31,14 @@ def get_broker_probe(request: Request) -> BrokerProbe:
     return request.app.state.broker_probe
 
 
+def get_tables(request: Request) -> TablesClient:
+    return request.app.state.tables
+
+
+def get_catalog(request: Request) -> dict[int, Product]:
+    return request.app.state.catalog
+
+
 def get_app_settings(request: Request) -> Settings:
     return request.app.state.settings
 
@@ -38,3 +48,5 @@ IngesterDep = Annotated[Ingester, Depends(get_ingester)]
 GeneratorDep = Annotated[Generator, Depends(get_generator)]
 BrokerProbeDep = Annotated[BrokerProbe, Depends(get_broker_probe)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+TablesDep = Annotated[TablesClient, Depends(get_tables)]
+CatalogDep = Annotated[dict[int, Product], Depends(get_catalog)]

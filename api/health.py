@@ -16,7 +16,7 @@ from aiokafka.errors import KafkaError
 
 from api.ingest import IngestStatus
 from api.schemas import Component, Ingest, Storage
-from cartsim.settings import Settings
+from api.tables import Snapshot
 from cartsim.storage import Layout
 
 BROKER_TIMEOUT_S = 2.0
@@ -89,6 +89,16 @@ def storage_health(layout: Layout, ingest: IngestStatus) -> Storage:
     )
 
 
-async def worker_health(settings: Settings) -> Component:
-    """The Faust worker's health. TO BE FILLED by stream processing (it owns the worker)."""
-    return Component(status="unknown", detail="worker health is not reported yet")
+def worker_health(snapshot: Snapshot) -> Component:
+    """Workers that beat in the registry and answered the last read of their tables."""
+    reachable = [w for w in snapshot.workers if w["reachable"]]
+    if not snapshot.workers:
+        return Component(status="down", detail="no worker is running (cartsim worker)")
+    if not reachable:
+        return Component(status="down", detail="no worker answered at its web address")
+    partitions = sorted(p for w in reachable for p in w["partitions"])
+    return Component(
+        status="ok",
+        detail=f"{len(reachable)} worker(s) own partitions {partitions}: "
+        + ", ".join(w["url"] for w in reachable),
+    )

@@ -16,11 +16,13 @@ from api.health import BrokerProbe
 from api.ingest import Ingester
 from api.jobs import Generator
 from api.queries import EventQueries
-from api.routes import events, generate, health, info
+from api.routes import events, generate, health, info, statistics
+from api.tables import TablesClient
 from cartsim import __version__
 from cartsim.errors import CartsimError
 from cartsim.settings import Settings, get_settings
 from cartsim.storage import Layout
+from producer.catalog import aload_catalog
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +38,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.queries = EventQueries(database, lambda: ingester.version)
     app.state.generator = Generator(settings)
     app.state.broker_probe = BrokerProbe(settings.kafka_bootstrap)
+    app.state.tables = tables = TablesClient(layout, settings.tables_refresh_s)
+    app.state.catalog = {p.id: p for p in await aload_catalog(layout.products_path)}
     ingesting = asyncio.create_task(ingester.run_forever(settings.ingest_interval_s))
+    refreshing = asyncio.create_task(tables.run_forever())
     try:
         yield
     finally:
         ingesting.cancel()
-        await asyncio.gather(ingesting, return_exceptions=True)
+        refreshing.cancel()
+        await asyncio.gather(ingesting, refreshing, return_exceptions=True)
+        await tables.close()
         await app.state.generator.close()
         await asyncio.to_thread(ingester.wait_idle)
         await asyncio.to_thread(database.close)
@@ -75,6 +82,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.add_exception_handler(CartsimError, _unavailable)
     app.add_exception_handler(Exception, _internal_error)
-    for module in (info, events, generate, health):
+    for module in (info, events, statistics, generate, health):
         app.include_router(module.router)
     return app

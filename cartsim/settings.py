@@ -84,6 +84,10 @@ class Settings(BaseSettings):
         default="cart-abandoned", description="Topic of abandoned (and recovered) carts."
     )
 
+    tables_refresh_s: float = Field(
+        default=0.25, gt=0, description="How often the API re-reads the workers' tables."
+    )
+
     rate: float = Field(default=20.0, gt=0, description="Live producer rate, events/s.")
 
 

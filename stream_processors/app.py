@@ -32,6 +32,10 @@ def create_app(settings: Settings) -> faust.App:
         consumer_auto_offset_reset="earliest",
         # Recovery on Tansu is made exact by sealing changelogs (state.py), not by
         # producer_max_batch_size=1, which cost a request per record.
+        # With two workers, Tansu 0.6.0 now and then never answers a produce request (seen
+        # in test_two_workers: one request in flight, no reply, no error). Faust's default
+        # 1,200 s timeout stalls the worker for 20 minutes; 15 s makes aiokafka retry.
+        producer_request_timeout=15.0,
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=settings.heartbeat_interval_s,
         broker_rebalance_timeout=settings.rebalance_timeout_s,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import BrokerProbeDep, IngesterDep, SettingsDep
+from api.deps import BrokerProbeDep, IngesterDep, SettingsDep, TablesDep
 from api.health import storage_health, worker_health
 from api.schemas import Health
 from cartsim.storage import Layout
@@ -13,9 +13,11 @@ router = APIRouter(tags=["info"])
 
 
 @router.get("/health", response_model=Health)
-async def health(settings: SettingsDep, probe: BrokerProbeDep, ingester: IngesterDep) -> Health:
+async def health(
+    settings: SettingsDep, probe: BrokerProbeDep, ingester: IngesterDep, tables: TablesDep
+) -> Health:
     broker = await probe.check()
-    worker = await worker_health(settings)
+    worker = worker_health(tables.snapshot)
     storage = storage_health(Layout(settings.data_dir), ingester.status)
     healthy = broker.status == "ok" and storage.status == "ok" and worker.status != "down"
     return Health(

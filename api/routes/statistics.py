@@ -1,0 +1,93 @@
+"""GET /cart/statistics and GET /cart/abandoned, from the workers' tables."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+
+from api.deps import CatalogDep, SettingsDep, TablesDep
+from api.routes.paging import TimeRangeDep
+from api.schemas import Problem
+from api.statistics import (
+    AbandonedPage,
+    Statistics,
+    abandoned_page,
+    statistics,
+    window_counts,
+)
+from api.tables import Snapshot
+
+router = APIRouter(prefix="/cart", tags=["statistics"])
+
+_UNAVAILABLE = {503: {"model": Problem, "description": "No worker is running or answering."}}
+
+
+def _require_workers(snapshot: Snapshot) -> None:
+    if not any(worker["reachable"] for worker in snapshot.workers):
+        raise HTTPException(
+            503, "no stream worker is running: start `cartsim worker` (or run `cartsim up`)"
+        )
+
+
+@router.get("/statistics", response_model=Statistics, responses=_UNAVAILABLE)
+async def get_statistics(
+    tables: TablesDep,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    dates: TimeRangeDep,
+    top: Annotated[int, Query(ge=1, le=50, description="Products in each ranking.")] = 10,
+) -> Statistics:
+    """Running counts, funnel, abandonment, revenue and top products, from the Faust tables.
+
+    With `start_date` or `end_date`, `window` adds events by type in that range, from the
+    one-minute windows (kept for `CARTSIM_WINDOW_RETENTION_S`, 24 hours by default).
+    """
+    snapshot = tables.snapshot
+    _require_workers(snapshot)
+    result = statistics(
+        snapshot.partitions,
+        catalog,
+        settings.abandon_after_s,
+        top,
+        snapshot.taken_ms,
+        sum(worker["reachable"] for worker in snapshot.workers),
+    )
+    if dates.start_ms is not None or dates.end_ms is not None:
+        retention_ms = int(settings.window_retention_s * 1000)
+        end = dates.end_ms if dates.end_ms is not None else snapshot.clock_ms
+        start = dates.start_ms if dates.start_ms is not None else snapshot.clock_ms - retention_ms
+        start = max(start, end - 31 * 86_400_000)  # a worker answers at most 32 days at a time
+        rows = await tables.minutes(start, end + 1) if end >= start else []
+        result.window = window_counts(
+            (
+                r
+                for r in rows
+                if start <= r["minute"] * 60_000 + 59_999 and r["minute"] * 60_000 <= end
+            ),
+            dates.start_ms,
+            dates.end_ms,
+            settings.window_retention_s,
+        )
+    return result
+
+
+@router.get("/abandoned", response_model=AbandonedPage, responses=_UNAVAILABLE)
+async def get_abandoned(
+    tables: TablesDep,
+    limit: Annotated[int, Query(ge=1, le=200, description="Carts to return.")] = 50,
+    hours_threshold: Annotated[
+        int, Query(ge=1, le=168, description="At least this many hours idle (event time).")
+    ] = 1,
+) -> AbandonedPage:
+    """Abandoned carts idle at least `hours_threshold` hours, most valuable first.
+
+    Idle time is measured in event time, against the newest event the tables have seen, so a
+    backfilled history answers as it would have at its end.
+    """
+    snapshot = tables.snapshot
+    _require_workers(snapshot)
+    clock = snapshot.clock_ms
+    items = await tables.abandoned(limit, clock - hours_threshold * 3_600_000)
+    total = sum(partition["abandoned"] for partition in snapshot.partitions)
+    return abandoned_page(items, total, hours_threshold, limit, clock)

@@ -1,0 +1,261 @@
+"""Statistics and abandoned carts, computed from the merged tables of the workers."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from api.routes.paging import VIETNAM
+from api.tables import Partition
+
+_RANKINGS = {"by_views": 0, "by_adds": 1, "by_purchases": 3, "by_revenue": 4}
+
+
+class ProductStats(BaseModel):
+    product_id: int
+    product_name: str | None
+    category: str | None
+    views: int
+    adds: int
+    removes: int
+    units_purchased: int
+    revenue_vnd: int
+
+
+class TopProducts(BaseModel):
+    by_views: list[ProductStats]
+    by_adds: list[ProductStats]
+    by_purchases: list[ProductStats]
+    by_revenue: list[ProductStats]
+
+
+class Funnel(BaseModel):
+    """Sessions reaching each stage at least once, and the rates between stages."""
+
+    sessions: int
+    viewed: int
+    added_to_cart: int
+    began_checkout: int
+    purchased: int
+    view_to_cart_rate: float | None
+    cart_to_checkout_rate: float | None
+    checkout_to_purchase_rate: float | None
+    conversion_rate: float | None = Field(description="purchased / sessions")
+
+
+class Abandonment(BaseModel):
+    cart_sessions: int = Field(description="Sessions that added to cart.")
+    abandoned_sessions: int = Field(description="Carts in the abandoned table now.")
+    abandonment_rate: float | None = Field(description="Cart sessions that did not purchase.")
+    threshold_minutes: float
+
+
+class Revenue(BaseModel):
+    revenue_vnd: int = Field(description="Sum of purchase totals, cancellations not deducted.")
+    orders: int
+    average_order_vnd: int | None
+    cancelled_orders: int
+    cancelled_vnd: int
+
+
+class Freshness(BaseModel):
+    """How current these figures are."""
+
+    as_of: datetime = Field(description="When the workers were last read (wall clock).")
+    event_time: datetime | None = Field(description="Newest event time the tables have seen.")
+    workers: int
+    partitions: int
+
+
+class WindowCounts(BaseModel):
+    """Events by type in [start_date, end_date], from the one-minute windows."""
+
+    start: datetime | None
+    end: datetime | None
+    total_events: int
+    event_types: dict[str, int]
+    retention_hours: float = Field(description="Windows older than this are not kept.")
+
+
+class Statistics(BaseModel):
+    total_events: int
+    event_types: dict[str, int]
+    sources: dict[str, int]
+    devices: dict[str, int]
+    browsers: dict[str, int]
+    add_remove_ratio: float | None = Field(description="add_to_cart / remove_from_cart events.")
+    funnel: Funnel
+    abandonment: Abandonment
+    revenue: Revenue
+    top_products: TopProducts
+    window: WindowCounts | None = None
+    freshness: Freshness
+
+
+class CartLine(BaseModel):
+    product_id: int
+    product_name: str | None
+    product_price_vnd: int
+    quantity: int
+    line_total_vnd: int
+
+
+class AbandonedCart(BaseModel):
+    session_id: str
+    customer_id: int | None
+    is_guest: bool
+    city: str | None
+    cart: list[CartLine]
+    cart_value_vnd: int
+    checkout_stage: str
+    last_activity: str
+    last_activity_unix: int
+    idle_hours: float = Field(description="Event time since the last activity.")
+
+
+class AbandonedPage(BaseModel):
+    items: list[AbandonedCart]
+    total_abandoned: int = Field(description="Abandoned carts in the table, any idle time.")
+    hours_threshold: int
+    limit: int
+    event_time: datetime | None
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _at(ms: int) -> datetime | None:
+    return datetime.fromtimestamp(ms / 1000, VIETNAM) if ms else None
+
+
+def statistics(
+    partitions: list[Partition],
+    catalog: Mapping[int, Any],
+    abandon_after_s: float,
+    top: int,
+    taken_ms: int,
+    workers: int,
+) -> Statistics:
+    sums: dict[str, Counter[str]] = {
+        name: Counter() for name in ("event_type", "source", "device", "browser", "funnel")
+    }
+    products: dict[int, list[int]] = {}
+    money = Counter[str]()
+    abandoned = 0
+    for entry in partitions:
+        totals = entry["totals"]
+        for name, counter in sums.items():
+            counter.update(totals[name])
+        for product, stats in totals["products"].items():
+            known = products.setdefault(int(product), [0] * 5)
+            for index, value in enumerate(stats):
+                known[index] += value
+        money.update({k: totals[k] for k in ("revenue_vnd", "orders", "cancelled_orders")})
+        money["cancelled_vnd"] += totals["cancelled_vnd"]
+        abandoned += entry["abandoned"]
+    kinds, funnel = sums["event_type"], sums["funnel"]
+    orders = money["orders"]
+    return Statistics(
+        total_events=sum(kinds.values()),
+        event_types=dict(kinds.most_common()),
+        sources=dict(sums["source"].most_common()),
+        devices=dict(sums["device"].most_common()),
+        browsers=dict(sums["browser"].most_common()),
+        add_remove_ratio=_ratio(kinds["add_to_cart"], kinds["remove_from_cart"]),
+        funnel=Funnel(
+            sessions=funnel["session"],
+            viewed=funnel["viewed"],
+            added_to_cart=funnel["added"],
+            began_checkout=funnel["checkout"],
+            purchased=funnel["purchased"],
+            view_to_cart_rate=_ratio(funnel["added"], funnel["viewed"]),
+            cart_to_checkout_rate=_ratio(funnel["checkout"], funnel["added"]),
+            checkout_to_purchase_rate=_ratio(funnel["purchased"], funnel["checkout"]),
+            conversion_rate=_ratio(funnel["purchased"], funnel["session"]),
+        ),
+        abandonment=Abandonment(
+            cart_sessions=funnel["added"],
+            abandoned_sessions=abandoned,
+            abandonment_rate=_ratio(funnel["added"] - funnel["purchased"], funnel["added"]),
+            threshold_minutes=abandon_after_s / 60,
+        ),
+        revenue=Revenue(
+            revenue_vnd=money["revenue_vnd"],
+            orders=orders,
+            average_order_vnd=money["revenue_vnd"] // orders if orders else None,
+            cancelled_orders=money["cancelled_orders"],
+            cancelled_vnd=money["cancelled_vnd"],
+        ),
+        top_products=TopProducts(**_top_products(products, catalog, top)),
+        freshness=Freshness(
+            as_of=datetime.fromtimestamp(taken_ms / 1000, VIETNAM),
+            event_time=_at(max((p["totals"]["clock_ms"] for p in partitions), default=0)),
+            workers=workers,
+            partitions=len(partitions),
+        ),
+    )
+
+
+def _top_products(
+    products: dict[int, list[int]], catalog: Mapping[int, Any], top: int
+) -> dict[str, list[ProductStats]]:
+    def stats(product_id: int) -> ProductStats:
+        views, adds, removes, units, revenue = products[product_id]
+        known = catalog.get(product_id)
+        return ProductStats(
+            product_id=product_id,
+            product_name=getattr(known, "name", None),
+            category=getattr(known, "category", None),
+            views=views,
+            adds=adds,
+            removes=removes,
+            units_purchased=units,
+            revenue_vnd=revenue,
+        )
+
+    return {
+        ranking: [
+            stats(p)
+            for p in sorted(products, key=lambda p: (-products[p][index], p))[:top]
+            if products[p][index]
+        ]
+        for ranking, index in _RANKINGS.items()
+    }
+
+
+def window_counts(
+    rows: Iterable[dict[str, Any]], start_ms: int | None, end_ms: int | None, retention_s: float
+) -> WindowCounts:
+    kinds: Counter[str] = Counter()
+    for row in rows:
+        kinds.update(row["counts"])
+    return WindowCounts(
+        start=_at(start_ms or 0),
+        end=_at(end_ms or 0),
+        total_events=sum(kinds.values()),
+        event_types=dict(kinds.most_common()),
+        retention_hours=retention_s / 3600,
+    )
+
+
+def abandoned_page(
+    items: list[dict[str, Any]], total: int, hours: int, limit: int, clock_ms: int
+) -> AbandonedPage:
+    return AbandonedPage(
+        items=[
+            AbandonedCart(
+                **{k: v for k, v in item.items() if k in AbandonedCart.model_fields},
+                idle_hours=round((clock_ms - item["last_activity_unix"]) / 3_600_000, 3),
+            )
+            for item in items
+        ],
+        total_abandoned=total,
+        hours_threshold=hours,
+        limit=limit,
+        event_time=_at(clock_ms),
+    )
