@@ -50,24 +50,21 @@ settings = get_settings()
 app = create_app(settings)
 layout = Layout(settings.data_dir)
 
-#: Raw bytes in and out: the agents decode with orjson only what they need.
-events_topic = app.topic(
-    settings.topic,
-    key_type=bytes,
-    value_type=bytes,
-    key_serializer="raw",
-    value_serializer="raw",
-    partitions=settings.partitions,
-)
 
-abandoned_topic = app.topic(
-    settings.abandoned_topic,
-    key_type=bytes,
-    value_type=bytes,
-    key_serializer="raw",
-    value_serializer="raw",
-    partitions=settings.partitions,
-)
+def raw_topic(name: str) -> faust.TopicT:
+    """Raw bytes in and out: the agents decode with orjson only what they need."""
+    return app.topic(
+        name,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=settings.partitions,
+    )
+
+
+events_topic = raw_topic(settings.topic)
+abandoned_topic = raw_topic(settings.abandoned_topic)
 
 tables = declare_tables(app, settings.partitions)
 
