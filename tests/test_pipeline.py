@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cartsim.broker import free_port
+from cartsim.broker import EmbeddedBroker, free_port
 from tests.conftest import Services, wait_until
 from tests.stored import stored_id_counts
 from tests.topic import topic_event_ids
@@ -120,6 +120,39 @@ def test_up_runs_everything_and_a_signal_stops_every_child(
         assert up.wait(timeout=60) == 0
         wait_until(lambda: not any(alive(pid) for pid in children), 5, "children to be gone")
         assert "API   http://127.0.0.1:" in (tmp_path / "up.log").read_text()
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait()
+
+
+def test_up_with_a_bootstrap_uses_that_kafka_and_starts_no_broker(
+    tmp_path: Path, broker: EmbeddedBroker
+) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "CARTSIM_KAFKA_BOOTSTRAP": broker.bootstrap,
+        "CARTSIM_DATA_DIR": str(tmp_path),
+        "CARTSIM_WORKER_PORT": str(free_port()),
+    }
+    with (tmp_path / "up.log").open("wb") as log:
+        up = subprocess.Popen(
+            [sys.executable, "-m", "cartsim", "up", "--port", str(port), "--rate", "100"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        children = wait_until(lambda: len(c := child_pids(up.pid)) == 3 and c, 30, "3 children")
+        names = {Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[3] for pid in children}
+        assert names == {b"worker", b"api", b"produce"}
+        assert stored_id_counts(tmp_path) or wait_until(
+            lambda: stored_id_counts(tmp_path), 60, "events through the given Kafka"
+        )
+        up.send_signal(signal.SIGINT)
+        assert up.wait(timeout=60) == 0
+        assert f"using Kafka at {broker.bootstrap}" in (tmp_path / "up.log").read_text()
     finally:
         if up.poll() is None:
             up.kill()
