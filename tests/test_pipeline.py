@@ -6,6 +6,8 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -87,26 +89,37 @@ def alive(pid: int) -> bool:
     return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
 
 
+@contextmanager
+def running_up(tmp_path: Path, port: int, **env: str) -> Iterator[subprocess.Popen[bytes]]:
+    """`cartsim up` on a free port over `tmp_path`, killed at the end if still running."""
+    environment = {
+        **{k: v for k, v in os.environ.items() if k != "CARTSIM_KAFKA_BOOTSTRAP"},
+        "CARTSIM_DATA_DIR": str(tmp_path),
+        "CARTSIM_WORKER_PORT": str(free_port()),
+        "CARTSIM_SEGMENT_MAX_AGE_S": "1",
+        **env,
+    }
+    with (tmp_path / "up.log").open("wb") as log:
+        up = subprocess.Popen(
+            [sys.executable, "-m", "cartsim", "up", "--port", str(port), "--rate", "200"],
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield up
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait()
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_up_runs_everything_and_a_signal_stops_every_child(
     tmp_path: Path, signum: signal.Signals
 ) -> None:
     port = free_port()
-    env = {
-        **os.environ,
-        "CARTSIM_DATA_DIR": str(tmp_path),
-        "CARTSIM_WORKER_PORT": str(free_port()),
-        "CARTSIM_SEGMENT_MAX_AGE_S": "1",
-    }
-    env.pop("CARTSIM_KAFKA_BOOTSTRAP", None)
-    with (tmp_path / "up.log").open("wb") as log:
-        up = subprocess.Popen(
-            [sys.executable, "-m", "cartsim", "up", "--port", str(port), "--rate", "200"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
+    with running_up(tmp_path, port) as up:
         children = wait_until(lambda: len(c := child_pids(up.pid)) == 4 and c, 30, "4 children")
 
         def served() -> int:
@@ -120,40 +133,16 @@ def test_up_runs_everything_and_a_signal_stops_every_child(
         assert up.wait(timeout=60) == 0
         wait_until(lambda: not any(alive(pid) for pid in children), 5, "children to be gone")
         assert "API   http://127.0.0.1:" in (tmp_path / "up.log").read_text()
-    finally:
-        if up.poll() is None:
-            up.kill()
-            up.wait()
 
 
 def test_up_with_a_bootstrap_uses_that_kafka_and_starts_no_broker(
     tmp_path: Path, broker: EmbeddedBroker
 ) -> None:
-    port = free_port()
-    env = {
-        **os.environ,
-        "CARTSIM_KAFKA_BOOTSTRAP": broker.bootstrap,
-        "CARTSIM_DATA_DIR": str(tmp_path),
-        "CARTSIM_WORKER_PORT": str(free_port()),
-    }
-    with (tmp_path / "up.log").open("wb") as log:
-        up = subprocess.Popen(
-            [sys.executable, "-m", "cartsim", "up", "--port", str(port), "--rate", "100"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
+    with running_up(tmp_path, free_port(), CARTSIM_KAFKA_BOOTSTRAP=broker.bootstrap) as up:
         children = wait_until(lambda: len(c := child_pids(up.pid)) == 3 and c, 30, "3 children")
         names = {Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[3] for pid in children}
         assert names == {b"worker", b"api", b"produce"}
-        assert stored_id_counts(tmp_path) or wait_until(
-            lambda: stored_id_counts(tmp_path), 60, "events through the given Kafka"
-        )
+        wait_until(lambda: stored_id_counts(tmp_path), 60, "events through the given Kafka")
         up.send_signal(signal.SIGINT)
         assert up.wait(timeout=60) == 0
         assert f"using Kafka at {broker.bootstrap}" in (tmp_path / "up.log").read_text()
-    finally:
-        if up.poll() is None:
-            up.kill()
-            up.wait()
