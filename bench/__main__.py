@@ -14,7 +14,7 @@ from rich.table import Table
 
 from bench.results import Result
 
-MODULES = ("generation", "api")
+MODULES = ("generation", "api", "pipeline")
 
 
 def main(names: list[str]) -> None:
