@@ -70,10 +70,22 @@ def worker(loglevel: str) -> None:
     import faust
 
     settings = get_settings()
-    asyncio.run(ensure_topic(_bootstrap(settings), settings.topic, settings.partitions))
+    asyncio.run(_worker_topics(settings))
     from stream_processors.agents import app
 
     faust.Worker(app, loglevel=loglevel).execute_from_commandline()
+
+
+async def _worker_topics(settings: Settings) -> None:
+    """Every topic the worker writes, ready before Faust starts producing to them."""
+    from stream_processors.state import TABLE_NAMES
+
+    bootstrap = _bootstrap(settings)
+    await ensure_topic(bootstrap, settings.topic, settings.partitions)
+    await ensure_topic(bootstrap, settings.abandoned_topic, settings.partitions)
+    for table in TABLE_NAMES:  # Faust's changelog naming: <app id>-<table>-changelog
+        name = f"{settings.worker_id}-{table}-changelog"
+        await ensure_topic(bootstrap, name, settings.partitions, {"cleanup.policy": "compact"})
 
 
 @cli.command()

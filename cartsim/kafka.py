@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import time
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
@@ -12,21 +14,46 @@ from cartsim.errors import KafkaUnavailableError
 TOPIC_ALREADY_EXISTS = 36
 
 
-async def ensure_topic(bootstrap: str, topic: str, partitions: int) -> None:
-    """Create `topic` with `partitions` unless it exists; brokers may not auto-create."""
+async def ensure_topic(
+    bootstrap: str,
+    topic: str,
+    partitions: int,
+    configs: dict[str, str] | None = None,
+    ready_within_s: float = 15.0,
+) -> None:
+    """Create `topic` unless it exists, then wait until every partition has a leader.
+
+    Brokers may not auto-create topics, and a producer that reads a new topic's metadata before
+    its partitions have leaders holds its records until they expire (seen on Tansu: Faust's
+    changelog records failed with NotLeaderForPartitionError 15 s after the worker started).
+    """
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     try:
         await admin.start()
-        response = await admin.create_topics([NewTopic(topic, partitions, 1)])
+        response = await admin.create_topics(
+            [NewTopic(topic, partitions, 1, topic_configs=configs or {})]
+        )
+        for _, code, message in response.topic_errors:
+            if code not in (0, TOPIC_ALREADY_EXISTS):
+                raise KafkaUnavailableError(
+                    f"cannot create topic {topic!r}: {message} (code {code})"
+                )
+        deadline = time.monotonic() + ready_within_s
+        while not _has_leaders(await admin.describe_topics([topic]), partitions):
+            if time.monotonic() > deadline:
+                raise KafkaUnavailableError(f"topic {topic!r} has partitions without a leader")
+            await asyncio.sleep(0.05)
     except KafkaError as exc:
         raise KafkaUnavailableError(
             f"cannot create topic {topic!r} at {bootstrap}: {exc}", exc
         ) from exc
     finally:
         await admin.close()
-    for _, code, message in response.topic_errors:
-        if code not in (0, TOPIC_ALREADY_EXISTS):
-            raise KafkaUnavailableError(f"cannot create topic {topic!r}: {message} (code {code})")
+
+
+def _has_leaders(described: list[dict], partitions: int) -> bool:
+    found = [p for topic in described if topic["error_code"] == 0 for p in topic["partitions"]]
+    return len(found) >= partitions and all(p["leader"] >= 0 for p in found)
 
 
 async def log_id(bootstrap: str, topic: str) -> str:

@@ -15,8 +15,11 @@ import pytest
 
 from cartsim.broker import EmbeddedBroker, free_port
 from tests.conftest import Services, wait_until
+from tests.stalls import worker_on_tansu
 from tests.stored import stored_id_counts
 from tests.topic import topic_event_ids
+
+pytestmark = worker_on_tansu
 
 COUNT = 5_000
 

@@ -10,6 +10,9 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from tests.api.conftest import api_settings
 from tests.conftest import Services, wait_until
+from tests.stalls import worker_on_tansu
+
+pytestmark = worker_on_tansu
 
 
 @pytest.fixture
