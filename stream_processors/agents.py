@@ -37,9 +37,7 @@ class Runtime:
         self.history: list[history.LogTables] = []
 
     def sources(self) -> Sequence[views.Source]:
-        live: Any = self.state
-        live.log = self.log
-        return [live, *self.history]
+        return [self.state, *self.history]
 
 
 runtime = Runtime()
@@ -49,7 +47,7 @@ views.register(app, runtime.sources)
 @app.task
 async def start() -> None:
     """Name the log, open the sink, then rebuild earlier logs' tables from their files."""
-    runtime.log = await log_id(settings.kafka_bootstrap or "", settings.topic)
+    runtime.log = runtime.state.log = await log_id(settings.kafka_bootstrap or "", settings.topic)
     runtime.sink = SegmentSink(
         layout,
         runtime.log,

@@ -97,6 +97,7 @@ class WorkerState:
     """The aggregator over the worker's Faust tables, and the index that serves them."""
 
     def __init__(self, tables: dict[str, faust.Table], rules: Rules) -> None:
+        self.log = ""  # the Kafka log these tables belong to, known once the worker starts
         self.tables = tables
         self.stores = {name: store_of(table) for name, table in tables.items()}
         self.aggregator = Aggregator(self.stores, rules)
