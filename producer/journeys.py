@@ -34,7 +34,7 @@ from producer.config import JourneyConfig
 from producer.customers import customer_pools
 from producer.platforms import PLATFORMS
 from producer.queries import search_queries
-from producer.records import Due, Record, RecordEncoder, Visitors
+from producer.records import Record, RecordEncoder, Step, Visitors
 from producer.sessions import JourneyModel
 from producer.traffic import Bucket, TrafficProfile, backfill_buckets, steady_buckets
 
@@ -72,6 +72,20 @@ def _without_gc() -> Iterator[None]:
             gc.enable()
 
 
+def _fit(steps: list[Step], room: int) -> list[Step]:
+    """A session moved, or squeezed if it is longer than the room, to end by `room`.
+
+    Used at the end of a range: a session that would run past it starts earlier (never before
+    its bucket); one longer than the whole room keeps its order on a compressed clock.
+    """
+    first, last = steps[0][0], steps[-1][0]
+    if last - first <= room:
+        shift = last - room
+        return [(ms - shift, head, body, session) for ms, head, body, session in steps]
+    span = last - first
+    return [((ms - first) * room // span, head, body, session) for ms, head, body, session in steps]
+
+
 def simulate(
     seed: int,
     buckets: Iterable[Bucket],
@@ -84,46 +98,51 @@ def simulate(
 
     Events before `since_ms` are simulated but not released. A session that would run past
     `until_ms` starts earlier (never before its bucket), so a backfill stays inside its range.
+    Times are kept as milliseconds after the bucket's start: small ints, which CPython sorts
+    and adds on its fast paths.
     """
     config = config or JourneyConfig()
     rng = random.Random(seed)
     draw, bits = rng.random, rng.getrandbits
     key = bits(64)
     queries = search_queries(products)
-    journey = JourneyModel(config, products, queries).journey
     encoder = RecordEncoder(products, [q for q, _ in queries], list(config.payment_weights))
-    encode, context = encoder.encode, encoder.session
+    journey = JourneyModel(config, products, queries, encoder).journey
+    encode = encoder.encode
     visitor = Visitors(
         *customer_pools(config.registered_customers, config.guest_profiles), PLATFORMS
-    ).fragments
+    ).session
     guest_share = config.guest_share
-    pending: list[Due] = []
+    pending: list[Step] = []
     made = sessions = 0
+    previous: int | None = None
     for low, high, target in buckets:
         with _without_gc():
-            drawn = []
+            if pending and previous is not None and previous != low:
+                shift = low - previous
+                pending = [(ms - shift, head, body, s) for ms, head, body, s in pending]
+            span = high - low
+            room = None if until_ms is None else until_ms - 1 - low
             while made < target:
                 guest = draw() < guest_share
-                steps = journey(rng, not guest)
-                drawn.append((guest, steps))
-                made += len(steps)
-            starts = sorted(int(draw() * (high - low)) for _ in drawn)
-            for (guest, steps), start in zip(drawn, starts, strict=True):
                 session_hex = b"%016x" % _session_number(sessions, key)
                 sessions += 1
-                begin, duration = low + start, steps[-1][0]
-                if until_ms is not None and begin + duration >= until_ms:
-                    begin = max(low, until_ms - 1 - duration)
-                shared = context(session_hex, *visitor(bits, guest, session_hex))
-                pending += [(float(begin + s[0]), i, s, shared) for i, s in enumerate(steps)]
+                session = visitor(bits, guest, session_hex)
+                steps = journey(rng, not guest, int(draw() * span), session)
+                if room is not None and steps[-1][0] > room:
+                    steps = _fit(steps, room)
+                pending += steps
+                made += len(steps)
             pending.sort(key=_at)
-            first = 0 if since_ms is None else bisect_left(pending, since_ms, key=_at)
-            ready = max(first, bisect_left(pending, high, key=_at))
-            chunk = encode(pending[first:ready])
+            first = 0 if since_ms is None else bisect_left(pending, since_ms - low, key=_at)
+            ready = max(first, bisect_left(pending, span, key=_at))
+            chunk = encode(pending[first:ready], low)
             del pending[:ready]
+        previous = low
         yield chunk
-    pending.sort(key=_at)
-    yield encode(pending)
+    if pending and previous is not None:
+        pending.sort(key=_at)
+        yield encode(pending, previous)
 
 
 def backfill(

@@ -1,16 +1,19 @@
 """Cart events as JSON bytes, assembled from fragments encoded once.
 
-Serialising a 22-key dict with orjson costs about as much as simulating the event. Most of a
-record never changes within a session (who, where, on what) or within a product (id, name,
-price, category, brand), so those parts are encoded once with orjson, which also does the JSON
-string escaping, and each event fills a bytes template with them. Keys come in the order of
+Serialising a 22-key dict with orjson costs more than simulating the event. Most of a record
+never changes within a session (who, where, on what) or within a product (id, name, price,
+category, brand), so those parts are encoded once with orjson, which also does the JSON string
+escaping. A journey step carries the fragments that do not depend on time (its head: event
+number and type; its body: product and cart fields); when its time comes the record is one
+`bytes.join` of those, the session's fragments and the clock. Keys come in the order of
 `cartsim.events.CartEvent`, public fields first; every key is present, null when not applicable.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from itertools import islice
 
 import orjson
 
@@ -19,15 +22,14 @@ from producer.catalog import Product
 from producer.customers import Customer
 from producer.platforms import Platform
 from producer.sampling import BITS, Table
-from producer.sessions import CANCELLED, PURCHASE, Step
 from producer.traffic import DAY_MS, OFFSET_MS
 
 Record = tuple[bytes, bytes]
 """(Kafka key: the session id, value: the JSON event)."""
-Context = tuple[bytes, bytes, bytes, bytes, bytes]
-"""A session's shared parts: event id prefix, key, session fragment, city fragment, order id."""
-Due = tuple[float, int, Step, Context]
-"""A step waiting for its time: (ms since the epoch, number in its session, step, context)."""
+Session = tuple[bytes, bytes, bytes, bytes]
+"""What every event of a session shares: event id prefix, key, session fragment, city fragment."""
+Step = tuple[int, bytes, bytes, Session]
+"""An event waiting for its time: (ms after its bucket's start, head, body, session)."""
 
 #: "HH:MM:SS" of every second of a day: one lookup instead of three divisions and formats.
 _CLOCK = tuple(
@@ -35,16 +37,15 @@ _CLOCK = tuple(
 )
 #: The milliseconds, the offset and the key that follows them.
 _MILLIS = tuple(b'.%03d+07:00","timestamp_unix":' % milli for milli in range(1000))
-#: Event numbers within a session (the end of event_id) and the key that follows them.
-_INDEXES = tuple(b'%04x","event_type":"' % index for index in range(4096))
 _NO_PRODUCT = (
     b'"product_id":null,"product_name":null,"product_price_vnd":null,'
     b'"quantity":null,"line_total_vnd":null,"category":null,"brand":null,'
 )
 _NO_QUANTITY = b'"quantity":null,"line_total_vnd":null,'
 _NO_EXTRAS = b'"search_query":null,"cart_total_vnd":null,"order_id":null,"payment_method":null,'
-_EXTRAS = b'"search_query":%s,"cart_total_vnd":%s,"order_id":%s,"payment_method":%s,'
 _NULL = b"null"
+_CHECKOUT = b'"search_query":null,"cart_total_vnd":%d,"order_id":%s,"payment_method":%s,'
+_GUEST = b'"customer_id":null,"is_guest":true,'
 
 
 def _json(value: object) -> bytes:
@@ -52,7 +53,7 @@ def _json(value: object) -> bytes:
 
 
 class RecordEncoder:
-    """Turns a session's steps into time-stamped records; one per catalog and query list."""
+    """Record fragments of one catalog, query list and payment methods, and the final assembly."""
 
     def __init__(
         self,
@@ -61,19 +62,62 @@ class RecordEncoder:
         payment_methods: Sequence[str],
     ) -> None:
         self.prices = [p.price_vnd for p in products]
-        self.heads = [
+        self.items = [
             b'"product_id":%d,"product_name":%s,"product_price_vnd":%d,'
             % (p.id, _json(p.name), p.price_vnd)
             for p in products
         ]
-        self.tails = [
+        self.labels = [
             b'"category":%s,"brand":%s,' % (_json(p.category), _json(p.brand)) for p in products
         ]
-        self.viewed = [h + _NO_QUANTITY + t for h, t in zip(self.heads, self.tails, strict=True)]
-        self.queries = [_json(q) for q in queries]
-        self.payments = [_json(m) for m in payment_methods]
-        self.kinds = [b'%s","timestamp":"' % kind.encode() for kind in EVENT_TYPES]
+        #: Bodies of view_item and add_to_wish_list, by product.
+        self.viewed = [
+            item + _NO_QUANTITY + label + _NO_EXTRAS
+            for item, label in zip(self.items, self.labels, strict=True)
+        ]
+        #: Bodies of search, by query.
+        self.searched = [
+            _NO_PRODUCT + b'"search_query":%s,"cart_total_vnd":null,"order_id":null,'
+            b'"payment_method":null,' % _json(query)
+            for query in queries
+        ]
+        #: Body of scroll and exit_page.
+        self.bare = _NO_PRODUCT + _NO_EXTRAS
+        self.payments = [_json(method) for method in payment_methods]
+        #: Heads by event type, then by event number in the session.
+        self.heads: list[list[bytes]] = [[] for _ in EVENT_TYPES]
         self.days: dict[int, bytes] = {}
+
+    def heads_up_to(self, events: int) -> list[list[bytes]]:
+        """Heads for sessions of up to `events` events: the event id's end and the event type."""
+        for kind, heads in zip(EVENT_TYPES, self.heads, strict=True):
+            heads.extend(
+                b'%04x","event_type":"%s","timestamp":"' % (index, kind.encode())
+                for index in range(len(heads), events)
+            )
+        return self.heads
+
+    def cart(self, product: int, quantity: int, total: int) -> bytes:
+        """Body of add_to_cart, update_quantity and remove_from_cart: the line and the cart."""
+        return b"".join(
+            (
+                self.items[product],
+                b'"quantity":%d,"line_total_vnd":%d,' % (quantity, self.prices[product] * quantity),
+                self.labels[product],
+                b'"search_query":null,"cart_total_vnd":%d,"order_id":null,"payment_method":null,'
+                % total,
+            )
+        )
+
+    def checkout(self, total: int, payment: int = -1, order: bytes = _NULL) -> bytes:
+        """Body of a checkout event: the cart's total, the payment method, the order id."""
+        method = _NULL if payment < 0 else self.payments[payment]
+        return _NO_PRODUCT + _CHECKOUT % (total, order, method)
+
+    @staticmethod
+    def order_id(session: Session) -> bytes:
+        """The order id of a session's purchase, from its session id."""
+        return b'"ORD-%s"' % session[1][5:17].upper()
 
     def day(self, local_day: int) -> bytes:
         """'YYYY-MM-DDT' of a local day number (days since 1970-01-01 in UTC+07:00)."""
@@ -83,72 +127,46 @@ class RecordEncoder:
             prefix = self.days[local_day] = f"{date.isoformat()}T".encode()
         return prefix
 
-    @staticmethod
-    def session(session_hex: bytes, session: bytes, city: bytes) -> Context:
-        """What every event of a session shares; `session` and `city` come from `Visitors`."""
-        return (
-            b'{"event_id":"evt_' + session_hex,
-            b"sess_" + session_hex,
-            session,
-            city,
-            b'"ORD-%s"' % session_hex[:12].upper(),
-        )
-
-    def encode(self, due: Iterable[Due]) -> list[Record]:
-        """Records of steps that are due, in the order given.
+    def encode(self, steps: Sequence[Step], low: int) -> list[Record]:
+        """Records of steps in time order, whose times are milliseconds after `low`.
 
         Steps are encoded only when released, so the events of sessions in progress wait as
-        small tuples rather than as 500-byte records, and each record is made just before use.
+        small tuples of shared fragments rather than as 500-byte records.
         """
-        out = []
-        days, kinds, prices, clock, millis = self.days, self.kinds, self.prices, _CLOCK, _MILLIS
-        heads, tails, viewed = self.heads, self.tails, self.viewed
-        payments, queries, indexes = self.payments, self.queries, _INDEXES
-        join = b"".join
-        for moment, index, step, (event_id, key, session, city, order) in due:
-            at = int(moment)
-            _, kind, product, quantity, total, query, payment = step
-            day, rest = divmod(at + OFFSET_MS, DAY_MS)
-            second, milli = divmod(rest, 1000)
-            if product < 0:
-                item = _NO_PRODUCT
-            elif quantity:
-                item = join(
-                    (
-                        heads[product],
-                        b'"quantity":%d,"line_total_vnd":%d,'
-                        % (quantity, prices[product] * quantity),
-                        tails[product],
-                    )
-                )
-            else:
-                item = viewed[product]
-            if total < 0 and query < 0 and payment < 0:
-                extras = _NO_EXTRAS
-            else:
-                extras = _EXTRAS % (
-                    _NULL if query < 0 else queries[query],
-                    _NULL if total < 0 else b"%d" % total,
-                    order if kind == PURCHASE or kind == CANCELLED else _NULL,
-                    _NULL if payment < 0 else payments[payment],
-                )
-            value = join(
+        out: list[Record] = []
+        while len(out) < len(steps):
+            self._encode_day(steps, low, out)
+        return out
+
+    def _encode_day(self, steps: Sequence[Step], low: int, out: list[Record]) -> None:
+        """Append to `out` the records of the steps after it that fall on one local day."""
+        start = steps[len(out)][0]
+        local_day, since_midnight = divmod(low + start + OFFSET_MS, DAY_MS)
+        midnight = start - since_midnight  # in ms after `low`
+        day, clock, millis = self.day(local_day), _CLOCK, _MILLIS
+        join, append = b"".join, out.append
+        for ms, head, body, (event_id, key, session, city) in islice(steps, len(out), None):
+            at = ms - midnight
+            if at >= DAY_MS:
+                return
+            append(
                 (
-                    event_id,
-                    indexes[index] if index < 4096 else b'%04x","event_type":"' % index,
-                    kinds[kind],
-                    days.get(day) or self.day(day),
-                    clock[second],
-                    millis[milli],
-                    b"%d," % at,
-                    session,
-                    item,
-                    extras,
-                    city,
+                    key,
+                    join(
+                        (
+                            event_id,
+                            head,
+                            day,
+                            clock[at // 1000],
+                            millis[at % 1000],
+                            b"%d," % (ms + low),
+                            session,
+                            body,
+                            city,
+                        )
+                    ),
                 )
             )
-            out.append((key, value))
-        return out
 
 
 class Visitors:
@@ -171,15 +189,18 @@ class Visitors:
             [share for _, share in platforms],
         ).slots
 
-    def fragments(
-        self, bits: Callable[[int], int], guest: bool, session_hex: bytes
-    ) -> tuple[bytes, bytes]:
-        """(session fragment, closing city fragment) of a new session, drawn with `bits`."""
+    def session(self, bits: Callable[[int], int], guest: bool, session_hex: bytes) -> Session:
+        """The shared fragments of a new session, its visitor drawn with `bits`."""
         if guest:
-            who = b'"customer_id":null,"is_guest":true,'
+            who = _GUEST
             city = self.guest_cities[bits(31) % len(self.guest_cities)]
         else:
             customer = bits(31) % len(self.members)
             who, city = self.members[customer], self.cities[customer]
         platform = self.platforms[bits(BITS)]
-        return b'"session_id":"sess_%s",%s%s' % (session_hex, who, platform), city
+        return (
+            b'{"event_id":"evt_' + session_hex,
+            b"sess_" + session_hex,
+            b'"session_id":"sess_%s",%s%s' % (session_hex, who, platform),
+            city,
+        )

@@ -6,6 +6,9 @@ sessions that add to cart) while the path to the outcome stays varied: abandoner
 cart, after begin_checkout, after shipping, or at payment; buyers may see a payment fail and
 retry. The cart is real: removals and quantity updates only touch lines in it, checkout needs it
 non-empty, and every cart event carries the total after the change.
+
+Each step is emitted as the record fragments that do not depend on time (see `records`), so a
+step is made once and only joined with its clock when released.
 """
 
 from __future__ import annotations
@@ -13,12 +16,14 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Sequence
+from itertools import repeat
 from statistics import NormalDist
 
 from cartsim.events import EVENT_TYPES
 from producer.catalog import Product
 from producer.config import JourneyConfig
-from producer.sampling import BITS, Table, quantiles
+from producer.records import RecordEncoder, Session, Step
+from producer.sampling import BITS, Table, quantiles, run_lengths
 
 KIND = {name: index for index, name in enumerate(EVENT_TYPES)}
 VIEW, SEARCH, SCROLL = KIND["view_item"], KIND["search"], KIND["scroll"]
@@ -27,10 +32,6 @@ WISH, CHECKOUT = KIND["add_to_wish_list"], KIND["begin_checkout"]
 SHIPPING, PAYMENT = KIND["add_shipping_info"], KIND["add_payment_info"]
 PURCHASE, FAILED = KIND["purchase"], KIND["payment_failed"]
 CANCELLED, EXIT = KIND["order_cancelled"], KIND["exit_page"]
-
-Step = tuple[int, int, int, int, int, int, int]
-"""(ms after session start, kind, product index or -1, quantity or 0, cart total or -1,
-search query index or -1, payment method index or -1)."""
 
 _POPULARITY_EXPONENT = 0.8
 _CATEGORY_INTEREST = {
@@ -45,6 +46,8 @@ _CATEGORY_INTEREST = {
     "smart_home": 4.0,
     "cameras": 3.0,
 }
+#: Chance that a shopper browses again before each further add to cart.
+_BROWSE_BEFORE_ADD = 0.8
 
 
 def _continue(mean: float) -> float:
@@ -53,12 +56,17 @@ def _continue(mean: float) -> float:
 
 
 class JourneyModel:
-    """Pre-computed tables for fast journeys over one catalog and one configuration."""
+    """Pre-computed tables for fast journeys over one catalog, configuration and encoder."""
 
     def __init__(
-        self, config: JourneyConfig, products: Sequence[Product], queries: Sequence[tuple[str, str]]
+        self,
+        config: JourneyConfig,
+        products: Sequence[Product],
+        queries: Sequence[tuple[str, str]],
+        encoder: RecordEncoder,
     ) -> None:
         self.config = config
+        self.encoder = encoder
         self.prices = [p.price_vnd for p in products]
         weights = []
         per_category: dict[str, list[int]] = {}
@@ -68,20 +76,37 @@ class JourneyModel:
             interest = _CATEGORY_INTEREST.get(product.category, 3.0)
             weights.append(interest / (rank + 1) ** _POPULARITY_EXPONENT)
         self.popular = Table(range(len(products)), weights).slots
-        self.by_category = {
-            category: Table(indexes, [weights[i] for i in indexes]).slots
-            for category, indexes in per_category.items()
-        }
-        self.query_category = [category for _, category in queries]
+        # After a search, a view follows the query's category with chance `search_focus`:
+        # one table per category mixes the two, so a view is a single draw.
+        total, focus = sum(weights), config.search_focus
+        focused = {}
+        for category, indexes in per_category.items():
+            mixed = [(1 - focus) * w / total for w in weights]
+            in_category = sum(weights[i] for i in indexes)
+            for i in indexes:
+                mixed[i] += focus * weights[i] / in_category
+            focused[category] = Table(range(len(products)), mixed).slots
+        self.after_query = [focused[category] for _, category in queries]
         self.queries = Table(range(len(queries)), [1.0] * len(queries)).slots
-        self.browse = Table([VIEW, SEARCH, SCROLL], [55.0, 20.0, 25.0]).slots
+        self.browse_kinds = Table([VIEW, SEARCH, SCROLL], [55.0, 20.0, 25.0]).slots
         self.quantities = Table([1, 2, 3], config.quantity_weights).slots
         self.stages = Table([0, 1, 2, 3], config.abandon_stage_weights).slots
         methods = config.payment_weights
         self.payments = Table(range(len(methods)), list(methods.values())).slots
         self.gaps = [self._gaps(config, name) for name in EVENT_TYPES]
-        self.browse_on = _continue(config.mean_browse_events)
-        self.browse_before_add = _continue(config.mean_browse_before_add)
+        self.browse_runs = run_lengths(_continue(config.mean_browse_events))
+        self.browse_before_add = run_lengths(_continue(config.mean_browse_before_add))
+        self.items = run_lengths(config.another_item_share)
+        self.retries = run_lengths(config.payment_failure_rate, least=0)
+        self.heads = encoder.heads_up_to(self.max_events())
+
+    def max_events(self) -> int:
+        """The most events a session can have: the run-length tables bound every loop."""
+        browsing, before_add = max(self.browse_runs), max(self.browse_before_add)
+        # Every browse event may be a view followed by a wish-list event.
+        adds = max(self.items) * (2 * before_add + 3)  # browse, view, wish, add
+        checkout = 3 + 2 * max(self.retries) + 3  # checkout .. payment, retries, buy, cancel, exit
+        return max(2 * browsing + 1, adds + 2 + max(2 * before_add + 1, checkout))
 
     @staticmethod
     def _gaps(config: JourneyConfig, kind: str) -> list[int]:
@@ -94,113 +119,142 @@ class JourneyModel:
 
         return [max(1, round(value * 1000)) for value in quantiles(seconds)]
 
-    def journey(self, rng: random.Random, registered: bool) -> list[Step]:
-        """The events of one session, in order, with offsets from its start."""
-        config = self.config
+    def browse(
+        self,
+        rng: random.Random,
+        runs: list[int],
+        steps: list[Step],
+        ms: int,
+        pool: list[int],
+        session: Session,
+        registered: bool,
+    ) -> tuple[int, list[int]]:
+        """A run of views, searches and scrolls: the simulator's hottest loop.
+
+        Returns the time of the last event and the pool the next view draws from.
+        """
+        bits, draw, append = rng.getrandbits, rng.random, steps.append
+        kinds, gaps, heads, encoder = self.browse_kinds, self.gaps, self.heads, self.encoder
+        view_gaps, search_gaps, scroll_gaps, wish_gaps = (
+            gaps[VIEW],
+            gaps[SEARCH],
+            gaps[SCROLL],
+            gaps[WISH],
+        )
+        view_heads, search_heads, scroll_heads = heads[VIEW], heads[SEARCH], heads[SCROLL]
+        viewed, searched, bare = encoder.viewed, encoder.searched, encoder.bare
+        queries, after_query = self.queries, self.after_query
+        wish_heads, wish_share = heads[WISH], self.config.wish_list_share
+        n = len(steps)
+        for _ in repeat(None, runs[bits(BITS)]):
+            kind = kinds[bits(BITS)]
+            if kind == VIEW:
+                product = pool[bits(BITS)]
+                ms += view_gaps[bits(BITS)]
+                append((ms, view_heads[n], viewed[product], session))
+                n += 1
+                if registered and draw() < wish_share:
+                    ms += wish_gaps[bits(BITS)]
+                    append((ms, wish_heads[n], viewed[product], session))
+                    n += 1
+            elif kind == SEARCH:
+                query = queries[bits(BITS)]
+                pool = after_query[query]
+                ms += search_gaps[bits(BITS)]
+                append((ms, search_heads[n], searched[query], session))
+                n += 1
+            else:
+                ms += scroll_gaps[bits(BITS)]
+                append((ms, scroll_heads[n], bare, session))
+                n += 1
+        return ms, pool
+
+    def journey(
+        self, rng: random.Random, registered: bool, start: int, session: Session
+    ) -> list[Step]:
+        """The steps of one session that starts at `start` (ms after its bucket's start)."""
+        config, encoder, heads, gaps = self.config, self.encoder, self.heads, self.gaps
         draw, bits = rng.random, rng.getrandbits
-        gaps, prices = self.gaps, self.prices
         steps: list[Step] = []
         append = steps.append
-        popular, by_category, queries = self.popular, self.by_category, self.queries
-        query_category, browse_kinds = self.query_category, self.browse
-        view_gaps, wish_gaps = gaps[VIEW], gaps[WISH]
-        search_gaps, scroll_gaps = gaps[SEARCH], gaps[SCROLL]
-        search_focus, wish_share = config.search_focus, config.wish_list_share
-        elapsed = 0
-        cart: dict[int, int] = {}
-        total = 0
-        focus: list[int] | None = None
-
-        def exit_page() -> list[Step]:
-            append((elapsed + gaps[EXIT][bits(BITS)], EXIT, -1, 0, -1, -1, -1))
-            return steps
-
-        def cart_step(kind: int, product: int, quantity: int) -> None:
-            nonlocal elapsed
-            elapsed += gaps[kind][bits(BITS)]
-            steps.append((elapsed, kind, product, quantity, total, -1, -1))
-
-        def view() -> int:
-            nonlocal elapsed
-            pool = focus if focus is not None and draw() < search_focus else popular
-            product = pool[bits(BITS)]
-            elapsed += view_gaps[bits(BITS)]
-            append((elapsed, VIEW, product, 0, -1, -1, -1))
-            if registered and draw() < wish_share:
-                elapsed += wish_gaps[bits(BITS)]
-                append((elapsed, WISH, product, 0, -1, -1, -1))
-            return product
-
-        def browse(go_on: float) -> None:
-            """Views, searches and scrolls: the simulator's hottest loop, so steps are inlined."""
-            nonlocal elapsed, focus
-            while True:
-                kind = browse_kinds[bits(BITS)]
-                if kind == VIEW:
-                    view()
-                elif kind == SEARCH:
-                    query = queries[bits(BITS)]
-                    focus = by_category[query_category[query]]
-                    elapsed += search_gaps[bits(BITS)]
-                    append((elapsed, SEARCH, -1, 0, -1, query, -1))
-                else:
-                    elapsed += scroll_gaps[bits(BITS)]
-                    append((elapsed, SCROLL, -1, 0, -1, -1, -1))
-                if draw() >= go_on:
-                    return
-
-        def checkout_step(kind: int, payment: int = -1) -> None:
-            nonlocal elapsed
-            elapsed += gaps[kind][bits(BITS)]
-            steps.append((elapsed, kind, -1, 0, total, -1, payment))
+        pool = self.popular
+        ms = start
 
         if draw() >= config.cart_session_share:
-            browse(self.browse_on)
-            return exit_page()
+            ms, pool = self.browse(rng, self.browse_runs, steps, ms, pool, session, registered)
+            ms += gaps[EXIT][bits(BITS)]
+            append((ms, heads[EXIT][len(steps)], encoder.bare, session))
+            return steps
 
         buys = draw() >= config.cart_abandonment
-        while True:
-            if draw() < 0.8:
-                browse(self.browse_before_add)
-            product = view()
+        prices, cart, total = self.prices, {}, 0
+        for _ in repeat(None, self.items[bits(BITS)]):
+            if draw() < _BROWSE_BEFORE_ADD:
+                ms, pool = self.browse(
+                    rng, self.browse_before_add, steps, ms, pool, session, registered
+                )
+            product = pool[bits(BITS)]
+            ms += gaps[VIEW][bits(BITS)]
+            append((ms, heads[VIEW][len(steps)], encoder.viewed[product], session))
+            if registered and draw() < config.wish_list_share:
+                ms += gaps[WISH][bits(BITS)]
+                append((ms, heads[WISH][len(steps)], encoder.viewed[product], session))
             quantity = self.quantities[bits(BITS)]
             cart[product] = cart.get(product, 0) + quantity
             total += prices[product] * quantity
-            cart_step(ADD, product, quantity)
-            if draw() >= config.another_item_share:
-                break
+            ms += gaps[ADD][bits(BITS)]
+            append((ms, heads[ADD][len(steps)], encoder.cart(product, quantity, total), session))
 
         if draw() < config.update_quantity_share:
             product = list(cart)[bits(BITS) % len(cart)]
             quantity = cart[product] % 3 + 1  # always a different quantity, 1..3
             total += prices[product] * (quantity - cart[product])
             cart[product] = quantity
-            cart_step(UPDATE, product, quantity)
+            ms += gaps[UPDATE][bits(BITS)]
+            append((ms, heads[UPDATE][len(steps)], encoder.cart(product, quantity, total), session))
         if draw() < config.remove_share and (len(cart) > 1 or not buys):
             product = list(cart)[bits(BITS) % len(cart)]
             quantity = cart.pop(product)
             total -= prices[product] * quantity
-            cart_step(REMOVE, product, quantity)
+            ms += gaps[REMOVE][bits(BITS)]
+            append((ms, heads[REMOVE][len(steps)], encoder.cart(product, quantity, total), session))
 
         stage = 4 if buys else self.stages[bits(BITS)]
         if not cart or stage == 0:
-            browse(self.browse_before_add)
-            return exit_page()
-        checkout_step(CHECKOUT)
-        if stage >= 2:
-            checkout_step(SHIPPING)
-        if stage >= 3:
-            payment = self.payments[bits(BITS)]
-            checkout_step(PAYMENT, payment)
-            if stage == 3:
-                if draw() < config.abandon_payment_failure:
-                    checkout_step(FAILED, payment)
-            else:
-                while draw() < config.payment_failure_rate:
-                    checkout_step(FAILED, payment)
-                    payment = self.payments[bits(BITS)]
-                    checkout_step(PAYMENT, payment)
-                checkout_step(PURCHASE, payment)
-                if draw() < config.cancel_share:
-                    checkout_step(CANCELLED, payment)
-        return exit_page()
+            ms, pool = self.browse(
+                rng, self.browse_before_add, steps, ms, pool, session, registered
+            )
+        else:
+            checkout = encoder.checkout
+            ms += gaps[CHECKOUT][bits(BITS)]
+            append((ms, heads[CHECKOUT][len(steps)], checkout(total), session))
+            if stage >= 2:
+                ms += gaps[SHIPPING][bits(BITS)]
+                append((ms, heads[SHIPPING][len(steps)], checkout(total), session))
+            if stage >= 3:
+                payment = self.payments[bits(BITS)]
+                ms += gaps[PAYMENT][bits(BITS)]
+                append((ms, heads[PAYMENT][len(steps)], checkout(total, payment), session))
+                if stage == 3:
+                    if draw() < config.abandon_payment_failure:
+                        ms += gaps[FAILED][bits(BITS)]
+                        append((ms, heads[FAILED][len(steps)], checkout(total, payment), session))
+                else:
+                    for _ in repeat(None, self.retries[bits(BITS)]):
+                        ms += gaps[FAILED][bits(BITS)]
+                        append((ms, heads[FAILED][len(steps)], checkout(total, payment), session))
+                        payment = self.payments[bits(BITS)]
+                        ms += gaps[PAYMENT][bits(BITS)]
+                        append((ms, heads[PAYMENT][len(steps)], checkout(total, payment), session))
+                    order = encoder.order_id(session)
+                    ms += gaps[PURCHASE][bits(BITS)]
+                    append(
+                        (ms, heads[PURCHASE][len(steps)], checkout(total, payment, order), session)
+                    )
+                    if draw() < config.cancel_share:
+                        ms += gaps[CANCELLED][bits(BITS)]
+                        cancel = checkout(total, payment, order)
+                        append((ms, heads[CANCELLED][len(steps)], cancel, session))
+        ms += gaps[EXIT][bits(BITS)]
+        append((ms, heads[EXIT][len(steps)], encoder.bare, session))
+        return steps

@@ -144,6 +144,22 @@ def test_a_seed_gives_byte_identical_backfills(
     assert other != raw_stream[:1_000]
 
 
+def test_a_backfill_shorter_than_a_session_stays_in_range(products: tuple[Product, ...]) -> None:
+    from datetime import datetime, timedelta
+
+    from producer.traffic import VIETNAM
+
+    start = datetime(2024, 11, 11, 20, tzinfo=VIETNAM)
+    for seconds in (1, 30):
+        end = start + timedelta(seconds=seconds)
+        stamps = [
+            orjson.loads(value)["timestamp_unix"]
+            for _, value in backfill(5, start, end, 300, products)
+        ]
+        assert len(stamps) == 300 and stamps == sorted(stamps)
+        assert start.timestamp() * 1000 <= stamps[0] and stamps[-1] < end.timestamp() * 1000
+
+
 @pytest.mark.parametrize("seed", [1, 2])
 def test_steady_mode_differs_only_in_timestamps_from_another_now(
     seed: int, products: tuple[Product, ...]

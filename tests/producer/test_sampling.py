@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from producer.sampling import BITS, Table, quantiles
+from producer.sampling import BITS, Table, quantiles, run_lengths
 
 
 def test_slots_follow_the_weights() -> None:
@@ -27,3 +27,14 @@ def test_bad_tables_are_refused() -> None:
 def test_quantiles_are_mid_points() -> None:
     values = quantiles(lambda u: u, bits=2)
     assert values == [0.125, 0.375, 0.625, 0.875]
+
+
+def test_run_lengths_are_geometric_with_the_asked_mean() -> None:
+    runs = run_lengths(1 - 1 / 6)
+    assert min(runs) == 1 and abs(sum(runs) / len(runs) - 6) < 0.05
+    assert max(runs) < 60  # the tail is cut, which bounds a session's length
+    retries = run_lengths(0.08, least=0)
+    assert abs(retries.count(0) / len(retries) - 0.92) < 0.001
+    assert run_lengths(0.0) == [1] * (1 << BITS)
+    with pytest.raises(ValueError):
+        run_lengths(1.0)
