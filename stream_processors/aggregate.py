@@ -342,7 +342,7 @@ class Aggregator:
             writes.append(("sessions", sid, encode(session)))
         for sid, value in abandoned.items():
             writes.append(("abandoned", sid, value))
-        writes.extend(self._expire(partition, state, clock, touched))
+        writes.extend(self._expire(partition, state, clock, touched | abandoned.keys()))
         return writes, published
 
     def _session(self, sid: bytes) -> dict[str, Any] | None:
@@ -414,12 +414,13 @@ class Aggregator:
             published.append({**record, "abandoned": True})
 
     def _expire(
-        self, partition: int, state: _Partition, clock: int, touched: set[bytes]
+        self, partition: int, state: _Partition, clock: int, held: set[bytes]
     ) -> Iterator[Write]:
         """Retention in event time keeps memory bounded however long the stream runs.
 
-        A session this batch touched waits for the next batch: were it deleted here, a crash
-        that kept the delete but lost the totals would let redelivery start it afresh.
+        A session this batch touched, abandoned or took back waits for the next batch: were it
+        deleted here, a crash that kept the delete but lost the other writes would let
+        redelivery start it afresh, or never find the cart it should have abandoned.
         """
         rules = self.rules
         for index, table, retention in (
@@ -428,7 +429,7 @@ class Aggregator:
         ):
             for minute in [m for m, _ in index.up_to(clock - retention - MINUTE_MS)]:
                 for sid in index.buckets.pop(minute):
-                    if table == "sessions" and sid in touched:
+                    if table == "sessions" and sid in held:
                         index.buckets.setdefault(minute, set()).add(sid)
                         continue
                     state.late.discard(sid)
