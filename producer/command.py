@@ -25,7 +25,7 @@ from cartsim.storage import Layout
 from producer.catalog import load_catalog
 from producer.config import JourneyConfig
 from producer.emit import emit
-from producer.journeys import backfill, steady
+from producer.journeys import backfill, batch, steady
 from producer.options import Destination
 from producer.records import Record
 from producer.targets import FileTarget, KafkaTarget, StdoutTarget, Target
@@ -33,7 +33,8 @@ from producer.targets import FileTarget, KafkaTarget, StdoutTarget, Target
 
 @dataclass(frozen=True)
 class Plan:
-    """What to produce: live (rate, no count), batch (count), or backfill (count, start, end)."""
+    """What to produce: live (rate; with a count, that many), batch (count: the last events up
+    to now), or backfill (count, start, end)."""
 
     seed: int
     count: int | None = None
@@ -45,6 +46,8 @@ class Plan:
         products = load_catalog(Layout(settings.data_dir).products_path)
         if self.start is not None and self.end is not None and self.count is not None:
             return backfill(self.seed, self.start, self.end, self.count, products, config)
+        if self.count is not None and self.rate is None:
+            return batch(self.seed, self.count, products, config)
         return steady(self.seed, self.rate or config.batch_rate, products, config)
 
 

@@ -78,5 +78,6 @@ class JourneyConfig:
     max_dwell_s: float = 900.0
     registered_customers: int = 10_000
     guest_profiles: int = 2_000
-    #: Events per second that batch mode's clock advances by (timestamps start at "now").
+    #: Events per second of the shop in batch mode: `--count N` spans the last N / batch_rate
+    #: seconds (at least 15 minutes) up to "now".
     batch_rate: float = 200.0

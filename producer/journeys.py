@@ -36,7 +36,13 @@ from producer.platforms import PLATFORMS
 from producer.queries import search_queries
 from producer.records import Record, RecordEncoder, Step, Visitors
 from producer.sessions import JourneyModel
-from producer.traffic import Bucket, TrafficProfile, backfill_buckets, steady_buckets
+from producer.traffic import (
+    Bucket,
+    TrafficProfile,
+    backfill_buckets,
+    even_buckets,
+    steady_buckets,
+)
 
 _MASK = (1 << 64) - 1
 _WARM_UP_MS = 5 * 60_000
@@ -44,6 +50,9 @@ _WARM_UP_EVENTS = 100_000
 #: Events per bucket of simulated time: each bucket re-sorts the events still pending (those of
 #: sessions in progress), so a bucket must hold many more events than that to stay cheap.
 _BUCKET_EVENTS = 100_000
+#: A batch spans at least this long, so a small batch is still made of sessions of realistic
+#: length rather than sessions squeezed into the few seconds its rate would give it.
+_BATCH_MIN_WINDOW_MS = 15 * 60_000
 _at = itemgetter(0)
 
 
@@ -166,6 +175,27 @@ def backfill(
     )
 
 
+def batch(
+    seed: int,
+    count: int,
+    products: Sequence[Product],
+    config: JourneyConfig | None = None,
+    now_ms: int | None = None,
+) -> Iterator[Record]:
+    """Exactly `count` records that end at now: the last `count / batch_rate` seconds (at least
+    `_BATCH_MIN_WINDOW_MS`) of a shop at a steady rate, so no timestamp lies in the future.
+
+    The same seed and count give the same records at any time, but for their timestamps.
+    """
+    config = config or JourneyConfig()
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    window = max(_BATCH_MIN_WINDOW_MS, int(count / config.batch_rate * 1000))
+    buckets = even_buckets(now_ms - window, now_ms, count, per_bucket=_BUCKET_EVENTS)
+    return islice(
+        chain.from_iterable(simulate(seed, buckets, products, config, until_ms=now_ms)), count
+    )
+
+
 def steady(
     seed: int,
     rate: float,
@@ -173,7 +203,7 @@ def steady(
     config: JourneyConfig | None = None,
     now_ms: int | None = None,
 ) -> Iterator[Record]:
-    """Endless records from now on at `rate` events/s (live, and batch with config.batch_rate)."""
+    """Endless records from now on at `rate` events/s: live mode, paced by the caller."""
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     warm_up = min(_WARM_UP_MS, int(_WARM_UP_EVENTS / rate * 1000))
     bucket_ms = max(1000, int(_BUCKET_EVENTS / rate * 1000))
@@ -186,7 +216,8 @@ def events(
     products: Sequence[Product] | None = None,
     config: JourneyConfig | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Batch-mode events as dicts, for tests and notebooks; the catalog defaults to the shop's."""
+    """Endless events as dicts at `batch_rate` from now, for tests and notebooks; the catalog
+    defaults to the shop's."""
     if products is None:
         from cartsim.settings import get_settings
         from cartsim.storage import Layout

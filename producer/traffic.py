@@ -112,6 +112,23 @@ def backfill_buckets(
             )
 
 
+def even_buckets(
+    start_ms: int, end_ms: int, events: int, per_bucket: int = 8_000
+) -> Iterator[Bucket]:
+    """Spread `events` evenly over [start_ms, end_ms), in buckets of about `per_bucket` events.
+
+    Bucket bounds depend only on the range's length and the count, not on the clock time, so
+    a batch's events are the same whenever it runs; only their timestamps move.
+    """
+    parts = max(1, round(events / per_bucket))
+    for part in range(parts):
+        yield (
+            start_ms + (end_ms - start_ms) * part // parts,
+            start_ms + (end_ms - start_ms) * (part + 1) // parts,
+            events * (part + 1) // parts,
+        )
+
+
 def steady_buckets(start_ms: int, rate: float, bucket_ms: int = 1000) -> Iterator[Bucket]:
     """Endless buckets from `start_ms` at `rate` events per second (live and batch modes)."""
     index = 0

@@ -10,7 +10,7 @@ import pytest
 
 from cartsim.events import PUBLIC_FIELDS, CartEvent
 from producer.catalog import Product
-from producer.journeys import backfill, events, steady
+from producer.journeys import backfill, batch, events, steady
 
 Session = list[dict[str, Any]]
 CHECKOUT_ORDER = ("begin_checkout", "add_shipping_info", "add_payment_info")
@@ -173,6 +173,23 @@ def test_steady_mode_differs_only_in_timestamps_from_another_now(
     assert [strip(v) for _, v in early] == [strip(v) for _, v in late]
     shift = orjson.loads(late[0][1])["timestamp_unix"] - orjson.loads(early[0][1])["timestamp_unix"]
     assert shift == 100_000_000_123
+
+
+def test_a_batch_ends_at_now_and_differs_only_in_timestamps(
+    products: tuple[Product, ...],
+) -> None:
+    def strip(value: bytes) -> dict[str, Any]:
+        event = orjson.loads(value)
+        return {k: v for k, v in event.items() if k not in ("timestamp", "timestamp_unix")}
+
+    now = 1_750_000_000_000
+    first = list(batch(6, 20_000, products, now_ms=now))
+    again = list(batch(6, 20_000, products, now_ms=now + 86_400_123))
+    stamps = [orjson.loads(value)["timestamp_unix"] for _, value in first]
+    assert len(first) == 20_000 and stamps == sorted(stamps)
+    assert now - 15 * 60_000 <= stamps[0] and stamps[-1] < now  # never in the future
+    assert [strip(v) for _, v in first] == [strip(v) for _, v in again]
+    assert orjson.loads(again[0][1])["timestamp_unix"] - stamps[0] == 86_400_123
 
 
 def test_steady_mode_starts_now(products: tuple[Product, ...]) -> None:

@@ -7,7 +7,13 @@ from datetime import date, datetime
 from itertools import pairwise
 from typing import Any
 
-from producer.traffic import VIETNAM, TrafficProfile, backfill_buckets, steady_buckets
+from producer.traffic import (
+    VIETNAM,
+    TrafficProfile,
+    backfill_buckets,
+    even_buckets,
+    steady_buckets,
+)
 from tests.producer.conftest import COUNT, END, START
 
 
@@ -57,3 +63,9 @@ def test_backfill_buckets_split_the_count_exactly() -> None:
 def test_steady_buckets_keep_the_rate() -> None:
     buckets = steady_buckets(0, 12.5, 2_000)
     assert [next(buckets) for _ in range(3)] == [(0, 2000, 25), (2000, 4000, 50), (4000, 6000, 75)]
+
+
+def test_even_buckets_split_the_count_exactly() -> None:
+    buckets = list(even_buckets(1_000, 601_000, 240_001, per_bucket=100_000))
+    assert [(low, high) for low, high, _ in buckets] == [(1_000, 301_000), (301_000, 601_000)]
+    assert [target for _, _, target in buckets] == [120_000, 240_001]
