@@ -59,12 +59,6 @@ class Settings(BaseSettings):
     segment_max_age_s: float = Field(
         default=60.0, gt=0, description="Rotate a sink segment this many seconds after it opened."
     )
-    sink_batch_size: int = Field(
-        default=2000, ge=1, description="Events the sink takes from the stream at a time."
-    )
-    sink_batch_within_s: float = Field(
-        default=0.5, gt=0, description="Longest wait to fill a sink batch."
-    )
 
     abandon_after_s: float = Field(
         default=1800, gt=0, description="Event-time idleness after which a cart is abandoned."

@@ -1,8 +1,8 @@
-"""Agents, timers and signal handlers: a few lines each; the work is in sink, aggregate, state.
+"""The events handler, timers and signal handlers: a few lines each; the work is elsewhere.
 
-Both agents read the events topic in batches; an event is acknowledged (and its offset may be
-committed) only after its batch is on disk and in the tables, whose changelog records Faust
-flushes before it commits.
+The events topic is read in whole fetches (batches.py): each goes to the files (sink.py) and the
+tables (aggregate.py, state.py) concurrently, and is acknowledged, so its offsets may be
+committed, only after both; Faust flushes the tables' changelog records before it commits.
 """
 
 from __future__ import annotations
@@ -13,17 +13,19 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from faust.types import TP
+from faust.types import TP, Message
 
 from cartsim import registry
 from cartsim.kafka import log_id
 from stream_processors import history, views
 from stream_processors.app import abandoned_topic, app, events_topic, layout, rules, settings
 from stream_processors.app import tables as faust_tables
+from stream_processors.changelog import Change, ChangelogWriter
 from stream_processors.sink import SegmentSink
 from stream_processors.state import WorkerState
 
 log = logging.getLogger(__name__)
+Batch = dict[int, list[tuple[int, bytes]]]  # partition -> (offset, value)
 
 
 class Runtime:
@@ -34,6 +36,7 @@ class Runtime:
         self.log = ""
         self.sink: SegmentSink | None = None
         self.state = WorkerState(faust_tables, rules)
+        self.changelog: ChangelogWriter | None = None
         self.history: list[history.LogTables] = []
 
     def sources(self) -> Sequence[views.Source]:
@@ -55,46 +58,51 @@ async def start() -> None:
         max_age_s=settings.segment_max_age_s,
     )
     log.info("log %s of %r; files in %s", runtime.log, settings.topic, layout.events_dir)
+    runtime.changelog = ChangelogWriter(settings.kafka_bootstrap or "")
+    await runtime.changelog.start()
     runtime.ready.set()
     runtime.history = await asyncio.to_thread(history.rebuild, layout, runtime.log, rules)
 
 
-@app.agent(events_topic)
-async def sink_events(stream: Any) -> None:
-    """Write every event to the files; a batch is acked only once it is on disk."""
+@app.batches(events_topic)
+async def process_events(batch: dict[int, list[Message]]) -> None:
+    """One fetch into the files and the tables at once; Faust acks it once both are done."""
     await runtime.ready.wait()
+    records = {p: [(m.offset, m.value) for m in messages] for p, messages in batch.items()}
+    await asyncio.gather(write_files(records), aggregate(records))
+
+
+async def write_files(records: Batch) -> None:
     sink = runtime.sink
     assert sink is not None
-    try:
-        async for batch in stream.take_events(
-            settings.sink_batch_size, within=settings.sink_batch_within_s
-        ):
-            records = [(e.message.partition, e.message.offset, e.message.value) for e in batch]
-            await asyncio.to_thread(sink.write, records)
-    finally:
-        sink.close()  # shutdown: nothing else is waiting on the loop
+    rows = [(p, offset, value) for p, events in records.items() for offset, value in events]
+    await asyncio.to_thread(sink.write, rows)
 
 
-@app.agent(events_topic)
-async def aggregate_events(stream: Any) -> None:
+async def aggregate(records: Batch) -> None:
     """Keep totals, windows, sessions and abandoned carts; publish carts as they are abandoned."""
-    await runtime.ready.wait()
     state = runtime.state
-    async for batch in stream.take_events(
-        settings.sink_batch_size, within=settings.sink_batch_within_s
-    ):
-        by_partition: dict[int, list[tuple[int, bytes]]] = {}
-        for event in batch:
-            message = event.message
-            by_partition.setdefault(message.partition, []).append((message.offset, message.value))
-        for partition, records in by_partition.items():
-            writes, published = await asyncio.to_thread(state.apply, partition, records)
-            state.write(partition, writes)
-            for record in published:
-                await abandoned_topic.send(
-                    key=record["session_id"].encode(), value=orjson.dumps(record)
-                )
-        await state.seal(app.producer)
+    results = await asyncio.to_thread(
+        lambda: [(p, *state.apply(p, events)) for p, events in records.items()]
+    )
+    changes: dict[tuple[str, int], list[Change]] = {}
+    for partition, writes, published in results:
+        changes.update(state.write(partition, writes))
+        for record in published:
+            await abandoned_topic.send(
+                key=record["session_id"].encode(), value=orjson.dumps(record)
+            )
+    assert runtime.changelog is not None
+    await runtime.changelog.send(changes)
+
+
+@app.on_before_shutdown.connect
+async def close_files(sender: Any, **kwargs: Any) -> None:
+    """The consumer has stopped and its last batch is done: close the open segments."""
+    if runtime.sink is not None:
+        await asyncio.to_thread(runtime.sink.close)
+    if runtime.changelog is not None:
+        await runtime.changelog.stop()
 
 
 @faust_tables["totals"].on_recover

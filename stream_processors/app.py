@@ -12,10 +12,11 @@ from cartsim.errors import CartsimError
 from cartsim.settings import Settings, get_settings
 from cartsim.storage import Layout
 from stream_processors.aggregate import Rules
+from stream_processors.batches import App
 from stream_processors.state import declare_tables
 
 
-def create_app(settings: Settings) -> faust.App:
+def create_app(settings: Settings) -> App:
     if not settings.kafka_bootstrap:
         raise CartsimError(
             "CARTSIM_KAFKA_BOOTSTRAP is not set: start a broker with `cartsim broker`, "
@@ -23,14 +24,14 @@ def create_app(settings: Settings) -> faust.App:
         )
     layout = Layout(settings.data_dir)
     layout.worker_dir.mkdir(parents=True, exist_ok=True)
-    return faust.App(
+    return App(
         settings.worker_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store="memory://",
         datadir=str(layout.worker_dir),
         topic_partitions=settings.partitions,
         consumer_auto_offset_reset="earliest",
-        # Recovery on Tansu is made exact by sealing changelogs (state.py), not by
+        # Recovery on Tansu is made exact by how changelog.py batches the records, not by
         # producer_max_batch_size=1, which cost a request per record.
         # With two workers, Tansu 0.6.0 now and then never answers a produce request (seen
         # in test_two_workers: one request in flight, no reply, no error). Faust's default

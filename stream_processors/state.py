@@ -1,25 +1,19 @@
 """The worker's tables: Faust changelog-backed tables, written with the partition chosen by us.
 
 Faust picks a changelog partition from the "current event", which a batch of many partitions'
-events does not have; so the aggregator's writes go to the store and to
-`Table.send_changelog(partition, ...)` explicitly, always the partition the key belongs to.
-Recovery then restores each partition's keys from its own changelog partition.
-
-Sealing, for the embedded broker: Tansu answers ListOffsets(latest) with the base offset of
-the last record batch + 1, so Faust's recovery stops short of a multi-record last batch. After
-each batch of writes `seal` flushes them, then writes one tombstone of a marker key, alone, to
-every changelog partition the batch touched: the last batch is then one record and the answer
-exact. A crash before the seal loses at most a suffix of the unsealed writes, whose events were
-not yet acknowledged; they are redelivered, and the offsets in the values count them once.
-This replaces Faust's `producer_max_batch_size=1`, which made every record its own request.
+events does not have; so the aggregator's writes go to the store and, as changelog records, to
+the partition the key belongs to (changelog.py sends them). Recovery then restores each
+partition's keys from its own changelog partition. A crash before the records are stored loses
+at most a suffix of them, whose events were not yet acknowledged: they are redelivered, and the
+offsets in the values count them once.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import faust
@@ -27,9 +21,9 @@ import orjson
 from sortedcontainers import SortedList
 
 from stream_processors.aggregate import Aggregator, Rules, Write
+from stream_processors.changelog import Change
 
 TABLE_NAMES = ("totals", "minutes", "sessions", "abandoned")
-MARKER = b"\x00seal"
 _HELP = {
     "totals": "per source partition: counts, products, funnel, revenue, event-time clock",
     "minutes": "per source partition and minute of event time: events by type",
@@ -102,7 +96,11 @@ class WorkerState:
         self.stores = {name: store_of(table) for name, table in tables.items()}
         self.aggregator = Aggregator(self.stores, rules)
         self.abandoned = AbandonedIndex()
-        self.unsealed: set[tuple[str, int]] = set()
+
+    @cached_property
+    def changelogs(self) -> dict[str, str]:
+        """Each table's changelog topic (named from the app id, so known only once configured)."""
+        return {name: t.changelog_topic.get_topic_name() for name, t in self.tables.items()}
 
     @property
     def partitions(self) -> set[int]:
@@ -121,41 +119,25 @@ class WorkerState:
         """Decode and aggregate one partition's batch; pure CPU work, for a worker thread."""
         return self.aggregator.apply(partition, [(o, orjson.loads(v)) for o, v in records])
 
-    def write(self, partition: int, writes: Iterable[Write]) -> None:
-        """Put the writes in the tables and their changelogs (on the loop: Faust's producer)."""
+    def write(self, partition: int, writes: Iterable[Write]) -> dict[tuple[str, int], list[Change]]:
+        """Put the writes in the tables; return them as changelog records, by topic and partition.
+
+        On the loop: the web views read the same stores.
+        """
+        changes: dict[tuple[str, int], list[Change]] = defaultdict(list)
         for name, key, value in writes:
-            self.unsealed.add((name, partition))
             store = self.stores[name]
             if value is None:
                 store.pop(key, None)
             else:
                 store[key] = value
-            self.tables[name].send_changelog(partition, key, value, value_serializer="raw")
+            changes[self.changelogs[name], partition].append((key, value))
             if name == "abandoned":
                 if value is None:
                     self.abandoned.drop(key)
                 else:
                     self.abandoned.put(key, orjson.loads(value))
-
-    async def seal(self, producer: Any) -> None:
-        """Flush the writes, then end each touched changelog partition with a lone record."""
-        if not self.unsealed:
-            return
-        await producer.flush()
-        touched, self.unsealed = self.unsealed, set()
-        await asyncio.gather(
-            *(
-                producer.send_and_wait(
-                    self.tables[name].changelog_topic.get_topic_name(),
-                    MARKER,
-                    None,
-                    partition,
-                    None,
-                    None,
-                )
-                for name, partition in touched
-            )
-        )
+        return changes
 
     def revoke(self, partitions: set[int]) -> None:
         """Another worker owns these now: forget them here (their changelogs stay)."""

@@ -3,7 +3,7 @@
 Each answer reports partitions as (log, partition) with the offset their totals reached, so a
 reader asking several workers keeps, for each partition, the answer that went furthest: a
 partition in the middle of moving between workers counts once. Table updates are visible here
-as soon as a batch is applied (the agent takes at most `sink_batch_within_s` to fill one).
+as soon as a fetch is applied: the handler takes whatever one fetch brought, without waiting.
 """
 
 from __future__ import annotations
