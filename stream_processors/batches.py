@@ -40,6 +40,9 @@ class BatchingConsumer(driver.Consumer):
             records, active = await self._wait_next_records(timeout=1.0)
             if not records or self.should_stop:
                 continue
+            if not self.flow_active:  # fetched as a rebalance began: read them again later
+                await self.perform_seek()
+                continue
             generation = self.app.consumer_generation_id
             batches: dict[str, dict[int, list[Message]]] = {}
             for tp, fetched in records.items():
