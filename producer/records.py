@@ -37,6 +37,10 @@ _CLOCK = tuple(
 )
 #: The milliseconds, the offset and the key that follows them.
 _MILLIS = tuple(b'.%03d+07:00","timestamp_unix":' % milli for milli in range(1000))
+#: timestamp_unix is written as (its seconds' leading digits, their last four, its milliseconds)
+#: from these tables: formatting a 13-digit int was a tenth of all the work per event.
+_FOUR = tuple(b"%04d" % number for number in range(10_000))
+_THREE = tuple(b"%03d," % milli for milli in range(1000))
 _NO_PRODUCT = (
     b'"product_id":null,"product_name":null,"product_price_vnd":null,'
     b'"quantity":null,"line_total_vnd":null,"category":null,"brand":null,'
@@ -143,12 +147,18 @@ class RecordEncoder:
         start = steps[len(out)][0]
         local_day, since_midnight = divmod(low + start + OFFSET_MS, DAY_MS)
         midnight = start - since_midnight  # in ms after `low`
-        day, clock, millis = self.day(local_day), _CLOCK, _MILLIS
+        # Unix seconds at `second` after midnight: leads[(second + offset) // 10_000] followed by
+        # _FOUR[(second + offset) % 10_000]; a day has 86,400 seconds, so ten leads suffice.
+        lead, offset = divmod((low + midnight) // 1000, 10_000)
+        leads = [b"%d" % (lead + step) for step in range(10)]
+        day, clock, millis, four, three = self.day(local_day), _CLOCK, _MILLIS, _FOUR, _THREE
         join, append = b"".join, out.append
         for ms, head, body, (event_id, key, session, city) in islice(steps, len(out), None):
             at = ms - midnight
             if at >= DAY_MS:
                 return
+            second, milli = at // 1000, at % 1000
+            unix = second + offset
             append(
                 (
                     key,
@@ -157,9 +167,11 @@ class RecordEncoder:
                             event_id,
                             head,
                             day,
-                            clock[at // 1000],
-                            millis[at % 1000],
-                            b"%d," % (ms + low),
+                            clock[second],
+                            millis[milli],
+                            leads[unix // 10_000],
+                            four[unix % 10_000],
+                            three[milli],
                             session,
                             body,
                             city,

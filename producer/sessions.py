@@ -23,7 +23,7 @@ from cartsim.events import EVENT_TYPES
 from producer.catalog import Product
 from producer.config import JourneyConfig
 from producer.records import RecordEncoder, Session, Step
-from producer.sampling import BITS, Table, quantiles, run_lengths
+from producer.sampling import BITS, Table, run_lengths
 
 KIND = {name: index for index, name in enumerate(EVENT_TYPES)}
 VIEW, SEARCH, SCROLL = KIND["view_item"], KIND["search"], KIND["scroll"]
@@ -88,7 +88,14 @@ class JourneyModel:
             focused[category] = Table(range(len(products)), mixed).slots
         self.after_query = [focused[category] for _, category in queries]
         self.queries = Table(range(len(queries)), [1.0] * len(queries)).slots
-        self.browse_kinds = Table([VIEW, SEARCH, SCROLL], [55.0, 20.0, 25.0]).slots
+        kinds = Table([VIEW, SEARCH, SCROLL], [55.0, 20.0, 25.0]).slots
+        #: (kind, ms before it) of a browse event: one draw picks both; each kind's slots hold
+        #: mid-point quantiles of its own dwell time.
+        self.browsing = [
+            (kind, gap)
+            for kind in (VIEW, SEARCH, SCROLL)
+            for gap in self._dwell(config, EVENT_TYPES[kind], kinds.count(kind))
+        ]
         self.quantities = Table([1, 2, 3], config.quantity_weights).slots
         self.stages = Table([0, 1, 2, 3], config.abandon_stage_weights).slots
         methods = config.payment_weights
@@ -108,16 +115,20 @@ class JourneyModel:
         checkout = 3 + 2 * max(self.retries) + 3  # checkout .. payment, retries, buy, cancel, exit
         return max(2 * browsing + 1, adds + 2 + max(2 * before_add + 1, checkout))
 
+    @classmethod
+    def _gaps(cls, config: JourneyConfig, kind: str) -> list[int]:
+        """Milliseconds before an event of `kind`: a lookup table of `BITS` bits."""
+        return cls._dwell(config, kind, 1 << BITS)
+
     @staticmethod
-    def _gaps(config: JourneyConfig, kind: str) -> list[int]:
-        """Milliseconds before an event of `kind`: log-normal quantiles around its median."""
+    def _dwell(config: JourneyConfig, kind: str, size: int) -> list[int]:
+        """`size` mid-point quantiles, in ms, of the log-normal dwell time before `kind`."""
         median, sigma, cap = config.dwell_s[kind], config.dwell_sigma, config.max_dwell_s
         normal = NormalDist()
-
-        def seconds(u: float) -> float:
-            return min(cap, median * math.exp(sigma * normal.inv_cdf(u)))
-
-        return [max(1, round(value * 1000)) for value in quantiles(seconds)]
+        return [
+            max(1, round(1000 * min(cap, median * math.exp(sigma * normal.inv_cdf(u)))))
+            for u in ((i + 0.5) / size for i in range(size))
+        ]
 
     def browse(
         self,
@@ -134,12 +145,11 @@ class JourneyModel:
         Returns the time of the last event and the pool the next view draws from.
         """
         bits, draw, append = rng.getrandbits, rng.random, steps.append
-        kinds, gaps, heads, encoder = self.browse_kinds, self.gaps, self.heads, self.encoder
-        view_gaps, search_gaps, scroll_gaps, wish_gaps = (
-            gaps[VIEW],
-            gaps[SEARCH],
-            gaps[SCROLL],
-            gaps[WISH],
+        browsing, heads, encoder, wish_gaps = (
+            self.browsing,
+            self.heads,
+            self.encoder,
+            self.gaps[WISH],
         )
         view_heads, search_heads, scroll_heads = heads[VIEW], heads[SEARCH], heads[SCROLL]
         viewed, searched, bare = encoder.viewed, encoder.searched, encoder.bare
@@ -147,10 +157,10 @@ class JourneyModel:
         wish_heads, wish_share = heads[WISH], self.config.wish_list_share
         n = len(steps)
         for _ in repeat(None, runs[bits(BITS)]):
-            kind = kinds[bits(BITS)]
+            kind, gap = browsing[bits(BITS)]
+            ms += gap
             if kind == VIEW:
                 product = pool[bits(BITS)]
-                ms += view_gaps[bits(BITS)]
                 append((ms, view_heads[n], viewed[product], session))
                 n += 1
                 if registered and draw() < wish_share:
@@ -160,11 +170,9 @@ class JourneyModel:
             elif kind == SEARCH:
                 query = queries[bits(BITS)]
                 pool = after_query[query]
-                ms += search_gaps[bits(BITS)]
                 append((ms, search_heads[n], searched[query], session))
                 n += 1
             else:
-                ms += scroll_gaps[bits(BITS)]
                 append((ms, scroll_heads[n], bare, session))
                 n += 1
         return ms, pool
