@@ -1,26 +1,61 @@
-"""The "replace" step of POST /cart/generate/events: owned by stream processing, not wired yet.
+"""The "replace" step of POST /cart/generate/events: clear what is stored before the job sends.
 
-Replace must leave exactly the next job's events in the files and the Faust tables. Emptying
-them belongs to the worker, which owns both; until it is implemented the route answers 501 and
-never starts a replace job. To wire it: implement `replace_hook` (it is awaited before the job
-sends its first event) and set `REPLACE_AVAILABLE = True`.
+The workers own the files and the tables, so they clear them (`/cartsim/replace` on each live
+worker): every event of their partitions up to the topic's high watermarks, read here before the
+job produces anything, leaves the files and the tables, and no event below them is counted again.
+The API's ingester deletes the rows of segment files that disappear, so the queries follow.
+Events that a live producer sends while the workers clear may be cleared with the old ones.
 """
 
 from __future__ import annotations
 
-from cartsim.settings import Settings
+import asyncio
+import time
+from typing import Any
 
-REPLACE_AVAILABLE = False
-REPLACE_UNAVAILABLE_REASON = (
-    "method=replace is not implemented yet (the worker must first clear the stored events and "
-    "tables); use method=new to append"
-)
+import httpx
+
+from cartsim.errors import CartsimError
+from cartsim.kafka import high_watermarks
+from cartsim.registry import live_workers
+from cartsim.settings import Settings
+from cartsim.storage import Layout
+
+CLEAR_TIMEOUT_S = 60.0
+ANNOUNCE_WITHIN_S = 10.0  # a worker beats every second once it has joined its group
+
+
+async def announced_workers(layout: Layout) -> list[dict[str, Any]]:
+    """The live workers; a worker that is starting gets a few seconds to announce itself."""
+    deadline = time.monotonic() + ANNOUNCE_WITHIN_S
+    while not (workers := await asyncio.to_thread(live_workers, layout)):
+        if time.monotonic() > deadline:
+            raise CartsimError("no stream worker is running to clear the stored events; start one")
+        await asyncio.sleep(0.2)
+    return workers
 
 
 async def replace_hook(settings: Settings) -> None:
-    """Clear the stored events and the worker's tables, so that only new events remain.
-
-    The API's ingester deletes the rows of segments whose files disappear, so removing the
-    segment files is enough for the query side.
-    """
-    raise NotImplementedError(REPLACE_UNAVAILABLE_REASON)
+    """Clear the stored events and the workers' tables, so that only what follows remains."""
+    assert settings.kafka_bootstrap is not None
+    marks = await high_watermarks(settings.kafka_bootstrap, settings.topic, settings.partitions)
+    workers = await announced_workers(Layout(settings.data_dir))
+    cleared: set[int] = set()
+    async with httpx.AsyncClient(timeout=CLEAR_TIMEOUT_S) as client:
+        for worker in workers:
+            try:
+                response = await client.post(
+                    f"{worker['url']}/cartsim/replace",
+                    json={"high_watermarks": {str(p): o for p, o in marks.items()}},
+                )
+                response.raise_for_status()
+            except httpx.HTTPError as exc:
+                reason = f"worker {worker['url']} could not clear its data: {exc}"
+                raise CartsimError(reason) from exc
+            cleared.update(int(p) for p in response.json()["floors"])
+    missing = set(marks) - cleared
+    if missing:
+        raise CartsimError(
+            f"partitions {sorted(missing)} were not cleared: no live worker owns them "
+            "(a rebalance may be under way); try again"
+        )

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import time
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
@@ -70,3 +71,36 @@ async def log_id(bootstrap: str, topic: str) -> str:
         await admin.close()
     identity = f"{cluster.get('cluster_id')}/{topic}".encode()
     return hashlib.blake2b(identity, digest_size=4).hexdigest()
+
+
+async def high_watermarks(
+    bootstrap: str, topic: str, partitions: int, within_s: float = 15.0
+) -> dict[int, int]:
+    """Each partition's log-end offset, as a fetch response reports it now.
+
+    Not `end_offsets()`: Tansu's ListOffsets answers the last record batch's base offset + 1
+    (shared TANSU.md). The high watermark in a fetch response is right, so this fetches (a byte
+    at most, from the start) and reads it there.
+    """
+    tps = [TopicPartition(topic, p) for p in range(partitions)]
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        fetch_max_wait_ms=100,
+        max_partition_fetch_bytes=1,
+    )
+    try:
+        await consumer.start()
+        consumer.assign(tps)
+        for tp in tps:
+            consumer.seek(tp, 0)
+        deadline = time.monotonic() + within_s
+        while any(consumer.highwater(tp) is None for tp in tps):
+            if time.monotonic() > deadline:
+                raise KafkaUnavailableError(f"no fetch response for {topic!r} in {within_s:g} s")
+            await consumer.getmany(timeout_ms=100, max_records=1)
+        return {tp.partition: consumer.highwater(tp) for tp in tps}
+    except KafkaError as exc:
+        raise KafkaUnavailableError(f"cannot read {topic!r} at {bootstrap}: {exc}", exc) from exc
+    finally:
+        await consumer.stop()

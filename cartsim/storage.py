@@ -72,6 +72,10 @@ class Layout:
         self.events_dir.mkdir(parents=True, exist_ok=True)
         return self
 
+    def floors_path(self, log: str) -> Path:
+        """Per partition of `log`, the offset its files start from after a replace cleared them."""
+        return self.events_dir / f"{SEGMENT_PREFIX}-{log}.floors.json"
+
     def segments(self) -> list[Segment]:
         """Every segment, closed and open, in (log, partition, offset) order."""
         found = (Segment.parse(p) for p in self.events_dir.glob(f"{SEGMENT_PREFIX}-*.jsonl.gz"))

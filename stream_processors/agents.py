@@ -37,14 +37,16 @@ class Runtime:
         self.sink: SegmentSink | None = None
         self.state = WorkerState(faust_tables, rules)
         self.changelog: ChangelogWriter | None = None
+        self.handling = asyncio.Lock()  # a replace clears between two fetches, never during one
+        self.handled: dict[int, int] = {}  # partition -> next offset to handle
         self.history: list[history.LogTables] = []
+        self.rebuilt = asyncio.Event()  # earlier logs' tables are rebuilt from their files
 
     def sources(self) -> Sequence[views.Source]:
         return [self.state, *self.history]
 
 
 runtime = Runtime()
-views.register(app, runtime.sources)
 
 
 @app.task
@@ -62,6 +64,7 @@ async def start() -> None:
     await runtime.changelog.start()
     runtime.ready.set()
     runtime.history = await asyncio.to_thread(history.rebuild, layout, runtime.log, rules)
+    runtime.rebuilt.set()
 
 
 @app.batches(events_topic)
@@ -69,7 +72,10 @@ async def process_events(batch: dict[int, list[Message]]) -> None:
     """One fetch into the files and the tables at once; Faust acks it once both are done."""
     await runtime.ready.wait()
     records = {p: [(m.offset, m.value) for m in messages] for p, messages in batch.items()}
-    await asyncio.gather(write_files(records), aggregate(records))
+    async with runtime.handling:
+        await asyncio.gather(write_files(records), aggregate(records))
+        for partition, events in records.items():
+            runtime.handled[partition] = events[-1][0] + 1
 
 
 async def write_files(records: Batch) -> None:
@@ -94,6 +100,33 @@ async def aggregate(records: Batch) -> None:
             )
     assert runtime.changelog is not None
     await runtime.changelog.send(changes)
+
+
+async def clear(high_watermarks: dict[int, int]) -> dict[int, int]:
+    """For a replace: every event of our partitions up to now leaves the files and the tables.
+
+    Each owned partition gets a floor, the later of the offset handled next and the high
+    watermark the caller saw before it produced anything new; events below a floor are skipped
+    from then on, by the sink (its floors manifest) and by the tables (the floor is kept in the
+    totals value, so it survives a restart with the changelog). Earlier logs' files and their
+    rebuilt tables go too. Returns the floors.
+    """
+    await runtime.rebuilt.wait()
+    sink, changelog = runtime.sink, runtime.changelog
+    assert sink is not None and changelog is not None
+    async with runtime.handling:
+        floors = {
+            p: max(runtime.handled.get(p, 0), high_watermarks.get(p, 0))
+            for p in runtime.state.partitions
+        }
+        await asyncio.to_thread(sink.clear, floors)
+        await changelog.send(runtime.state.reset(floors))
+        runtime.history = []
+    log.info("replace: cleared partitions below %s", floors)
+    return floors
+
+
+views.register(app, runtime.sources, clear)
 
 
 @app.on_before_shutdown.connect
@@ -135,3 +168,5 @@ async def release_partitions(sender: Any, revoked: set[TP], **kwargs: Any) -> No
     if runtime.sink is not None:
         await asyncio.to_thread(runtime.sink.release, partitions)
     runtime.state.revoke(partitions)
+    for partition in partitions:
+        runtime.handled.pop(partition, None)

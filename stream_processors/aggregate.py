@@ -294,6 +294,19 @@ class Aggregator:
             for sid in state.abandoned.keys():
                 yield "abandoned", sid
 
+    def reset(self, partition: int, floor: int) -> list[Write]:
+        """Empty a partition's tables, and count no event below `floor` from now on.
+
+        The floor lives in the totals value, so it survives a restart with the changelog.
+        """
+        writes: list[Write] = [
+            (name, key, None) for name, key in self.revoke([partition]) if name != "totals"
+        ]
+        totals = {**new_totals(partition), "o": floor - 1, "floor": floor}
+        writes.append(("totals", totals_key(partition), encode(totals)))
+        self.partitions[partition] = _Partition()
+        return writes
+
     def apply(
         self, partition: int, batch: Iterable[tuple[int, Event]]
     ) -> tuple[list[Write], list[dict]]:
@@ -309,7 +322,10 @@ class Aggregator:
         abandoned: dict[bytes, bytes | None] = {}
         published: list[dict] = []
         touched: set[bytes] = set()
+        floor = totals.get("floor", 0)
         for offset, event in batch:
+            if offset < floor:
+                continue  # cleared by a replace: redelivered after a crash, counted nowhere
             sid = event["session_id"].encode()
             session = sessions.get(sid) or self._session(sid) or _new_session(partition, event)
             sessions[sid] = session

@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from cartsim.storage import Layout, Segment, read_gzip_members
+import orjson
+
+from cartsim.storage import SEGMENT_PREFIX, Layout, Segment, read_gzip_members
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,42 @@ class SegmentSink:
             for partition in partitions:
                 self._close(partition)
                 self._next.pop(partition, None)
+
+    def clear(self, floors: dict[int, int]) -> int:
+        """Delete what the files hold below each partition's floor, and every earlier log's
+        segments; records below a floor are skipped from now on, across restarts too (the
+        floors are kept in a small manifest). Returns how many files were deleted.
+
+        For a replace: everything handled so far goes, what comes next stays.
+        """
+        deleted = 0
+        with self._lock:
+            for partition, floor in floors.items():
+                self._close(partition)
+                self._next[partition] = max(floor, self._next.get(partition) or 0)
+            manifest = self.layout.floors_path(self.log_id)
+            kept = {**self._floors(), **{str(p): n for p, n in floors.items()}}
+            temporary = manifest.with_suffix(".tmp")
+            temporary.write_bytes(orjson.dumps(kept))
+            os.replace(temporary, manifest)
+            for segment in self.layout.segments():
+                if segment.log == self.log_id:
+                    floor = floors.get(segment.partition)
+                    if floor is None or segment.first_offset >= floor:
+                        continue  # another worker's partition, or already past the floor
+                segment.path.unlink(missing_ok=True)
+                deleted += 1
+            for path in self.directory.glob(f"{SEGMENT_PREFIX}-*.floors.json"):
+                if path != manifest:
+                    path.unlink(missing_ok=True)
+            _fsync_dir(self.directory)
+        return deleted
+
+    def _floors(self) -> dict[str, int]:
+        try:
+            return orjson.loads(self.layout.floors_path(self.log_id).read_bytes())
+        except FileNotFoundError:
+            return {}
 
     def close(self) -> None:
         with self._lock:
@@ -163,7 +201,8 @@ class SegmentSink:
                 last = segment.last_offset
             assert last is not None
             next_offset = max(next_offset or 0, last + 1)
-        return next_offset
+        floor = self._floors().get(str(partition))
+        return next_offset if floor is None else max(next_offset or 0, floor)
 
     def _repair(self, segment: Segment) -> int | None:
         """Keep the whole gzip members of a segment left open by a crash, and close it."""

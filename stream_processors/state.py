@@ -139,6 +139,13 @@ class WorkerState:
                     self.abandoned.put(key, orjson.loads(value))
         return changes
 
+    def reset(self, floors: dict[int, int]) -> dict[tuple[str, int], list[Change]]:
+        """Empty the tables of these partitions (for a replace); returns the changelog records."""
+        changes: dict[tuple[str, int], list[Change]] = {}
+        for partition, floor in floors.items():
+            changes.update(self.write(partition, self.aggregator.reset(partition, floor)))
+        return changes
+
     def revoke(self, partitions: set[int]) -> None:
         """Another worker owns these now: forget them here (their changelogs stay)."""
         for name, key in list(self.aggregator.revoke(partitions)):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 import time
-from collections.abc import Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any, Protocol
 
 import faust
@@ -96,8 +96,25 @@ def _int(request: Request, name: str, default: int) -> int:
     return default if value is None else int(value)
 
 
-def register(app: faust.App, sources: Callable[[], Sequence[Source]]) -> None:
+def register(
+    app: faust.App,
+    sources: Callable[[], Sequence[Source]],
+    clear: Callable[[dict[int, int]], Awaitable[dict[int, int]]],
+) -> None:
     """Mount the views under /cartsim/ on the worker's web server."""
+
+    @app.page("/cartsim/replace")
+    class ReplaceView(View):
+        """POST {"high_watermarks": {partition: offset}}: clear our partitions for a replace."""
+
+        async def post(self, request: Request) -> Response:
+            try:
+                body = orjson.loads(await request.read())
+                marks = {int(p): int(o) for p, o in body["high_watermarks"].items()}
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+                return self.error(400, 'expected {"high_watermarks": {partition: offset}}')
+            floors = await clear(marks)
+            return _json(self, {"floors": {str(p): o for p, o in floors.items()}})
 
     @app.page("/cartsim/state")
     async def state_view(web: View, request: Request) -> Response:

@@ -11,7 +11,6 @@ from fastapi import APIRouter, HTTPException, Query
 
 from api.deps import GeneratorDep
 from api.jobs import JobBusyError
-from api.replace import REPLACE_AVAILABLE, REPLACE_UNAVAILABLE_REASON
 from api.schemas import GenerationStatus, Problem
 from api.security import ApiKeyDep
 from producer.journeys import new_seed
@@ -22,7 +21,6 @@ _UNAUTHORIZED = {401: {"model": Problem, "description": "X-API-Key missing or wr
 _STARTED = {
     **_UNAUTHORIZED,
     409: {"model": Problem, "description": "A job is running already."},
-    501: {"model": Problem, "description": "method=replace is not available yet."},
 }
 _NO_JOB = {404: {"model": Problem, "description": "No job has run (or none is running)."}}
 
@@ -49,8 +47,6 @@ async def generate_events(
     ] = None,
 ) -> GenerationStatus:
     """Start a background job that sends simulated events through the pipeline."""
-    if method == "replace" and not REPLACE_AVAILABLE:
-        raise HTTPException(501, REPLACE_UNAVAILABLE_REASON)
     try:
         job = generator.start(count, method, new_seed() if seed is None else seed)
     except JobBusyError as exc:

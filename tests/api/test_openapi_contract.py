@@ -19,15 +19,11 @@ from tests.api.conftest import ServedApi
 
 
 @schemathesis.check
-def no_server_error_but_replace(
+def no_server_error_but_no_worker(
     ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case
 ) -> bool | None:
-    """`not_a_server_error`, except two declared answers: the 501 that generate gives for
-    method=replace until the worker implements it (api/replace.py), and the 503 of the table
-    endpoints, since no stream worker runs here (tests/api/routes/test_statistics.py has one)."""
-    replace = (case.query or {}).get("method", "replace") == "replace"
-    if response.status_code == 501 and case.path == "/cart/generate/events" and replace:
-        return None
+    """`not_a_server_error`, except one declared answer: the 503 of the table endpoints, since
+    no stream worker runs here (tests/api/routes/test_statistics.py has one)."""
     tables = case.path in ("/cart/statistics", "/cart/abandoned")
     if response.status_code == 503 and tables and "no stream worker" in response.text:
         return None
@@ -35,7 +31,7 @@ def no_server_error_but_replace(
 
 
 CHECKS = [
-    no_server_error_but_replace,
+    no_server_error_but_no_worker,
     status_code_conformance,
     content_type_conformance,
     response_schema_conformance,

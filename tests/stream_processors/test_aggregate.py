@@ -153,3 +153,18 @@ def test_a_returning_shopper_takes_the_cart_out_again() -> None:
     write(tables, writes)
     assert published == [{"session_id": "s1", "abandoned": False, "p": 0}]
     assert b"s1" not in tables["abandoned"]
+
+
+def test_a_reset_partition_counts_only_events_from_its_floor(
+    partitioned: list[list[dict]],
+) -> None:
+    events = partitioned[0]
+    tables = new_tables()
+    aggregator = Aggregator(tables, Rules(window_retention_ms=10**12))
+    write(tables, aggregator.apply(0, list(enumerate(events[:1000])))[0])
+    write(tables, aggregator.reset(0, 1200))
+    assert list(tables["sessions"]) == [] and list(tables["minutes"]) == []
+
+    restarted = Aggregator(tables, aggregator.rules)  # the floor is in the recovered totals
+    write(tables, restarted.apply(0, list(enumerate(events))[1000:])[0])
+    assert_equal(tables, recount([events[1200:]]))

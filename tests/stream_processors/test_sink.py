@@ -118,3 +118,21 @@ def test_open_and_closed_names_parse_back() -> None:
     )
     assert opened is not None and opened.is_open and opened.first_offset == 100
     assert Segment.parse(Path("cart_events.json.gz")) is None
+
+
+def test_clear_for_a_replace_keeps_only_what_follows_even_after_a_restart(tmp_path: Path) -> None:
+    earlier = make_sink(tmp_path, log_id="0000aaaa")
+    earlier.write([record(0, o) for o in range(5)])
+    earlier.close()
+    sink = make_sink(tmp_path)
+    sink.write([record(p, o) for p in (0, 1) for o in range(100)])
+    assert sink.clear({0: 120}) == 2  # partition 0's segment and the earlier log's
+    sink.write([record(0, o) for o in range(90, 130)] + [record(1, 100)])
+    sink.close()
+
+    again = make_sink(tmp_path)  # a restart; Kafka redelivers partition 0 from before the floor
+    assert again.write([record(0, o) for o in range(50, 140)]) == 10  # only 130..139 are new
+    again.close()
+    counts = stored_id_counts(tmp_path)
+    expected = {f"p0-o{o}" for o in range(120, 140)} | {f"p1-o{o}" for o in range(101)}
+    assert set(counts) == expected and set(counts.values()) == {1}

@@ -11,6 +11,7 @@ from api.main import create_app
 from tests.api.conftest import api_settings
 from tests.conftest import Services, wait_until
 from tests.stalls import worker_on_tansu
+from tests.stored import stored_id_counts
 
 pytestmark = worker_on_tansu
 
@@ -25,12 +26,6 @@ def keyed(tmp_path: Path) -> Iterator[TestClient]:
 def finished(client: TestClient) -> dict[str, Any] | None:
     body = client.get("/cart/generate/status").json()
     return None if body["state"] == "running" else body
-
-
-def test_replace_is_not_implemented_yet_and_says_why(client: TestClient) -> None:
-    response = client.post("/cart/generate/events", params={"count": 100})
-    assert response.status_code == 501
-    assert "method=new" in response.json()["detail"]
 
 
 @pytest.mark.parametrize(
@@ -65,7 +60,7 @@ def test_a_job_without_a_broker_fails_with_the_reason(keyed: TestClient) -> None
     assert "CARTSIM_KAFKA_BOOTSTRAP" in done["errors"][0]
 
 
-def test_generated_events_flow_through_the_pipeline_and_a_job_can_be_cancelled(
+def test_generated_events_flow_through_the_pipeline_a_job_can_be_cancelled_and_replace(
     services: Services,
 ) -> None:
     services.start("worker")
@@ -91,4 +86,25 @@ def test_generated_events_flow_through_the_pipeline_and_a_job_can_be_cancelled(
             lambda: client.get("/cart/events", params={"limit": 1}).json()["total"] == expected,
             90,
             f"{expected} generated events served",
+        )
+        before = set(stored_id_counts(services.data_dir))
+
+        # replace, the default: exactly the new events remain, in the files, tables and queries
+        assert client.post("/cart/generate/events", params={"count": 300}).status_code == 202
+        done = wait_until(lambda: finished(client), 60, "the replace job to end")
+        assert done["state"] == "succeeded" and done["method"] == "replace", done
+        wait_until(
+            lambda: sum(stored_id_counts(services.data_dir).values()) == 300, 60, "300 in files"
+        )
+        stored = stored_id_counts(services.data_dir)
+        assert set(stored.values()) == {1} and not stored.keys() & before
+        wait_until(
+            lambda: client.get("/cart/events", params={"limit": 1}).json()["total"] == 300,
+            30,
+            "only the 300 new events served",
+        )
+        wait_until(
+            lambda: client.get("/cart/statistics").json()["total_events"] == 300,
+            30,
+            "statistics over the 300 new events only",
         )
