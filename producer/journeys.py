@@ -116,7 +116,7 @@ def simulate(
     key = bits(64)
     queries = search_queries(products)
     encoder = RecordEncoder(products, [q for q, _ in queries], list(config.payment_weights))
-    journey = JourneyModel(config, products, queries, encoder).journey
+    journey = JourneyModel(config, products, queries, encoder).walker(rng)
     encode = encoder.encode
     visitor = Visitors(
         *customer_pools(config.registered_customers, config.guest_profiles), PLATFORMS
@@ -137,7 +137,7 @@ def simulate(
                 session_hex = b"%016x" % _session_number(sessions, key)
                 sessions += 1
                 session = visitor(bits, guest, session_hex)
-                steps = journey(rng, not guest, int(draw() * span), session)
+                steps = journey(not guest, int(draw() * span), session)
                 if room is not None and steps[-1][0] > room:
                     steps = _fit(steps, room)
                 pending += steps

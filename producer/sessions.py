@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
-from itertools import repeat
+from collections.abc import Callable, Sequence
 from statistics import NormalDist
 
 from cartsim.events import EVENT_TYPES
@@ -130,139 +129,143 @@ class JourneyModel:
             for u in ((i + 0.5) / size for i in range(size))
         ]
 
-    def browse(
-        self,
-        rng: random.Random,
-        runs: list[int],
-        steps: list[Step],
-        ms: int,
-        pool: list[int],
-        session: Session,
-        registered: bool,
-    ) -> tuple[int, list[int]]:
-        """A run of views, searches and scrolls: the simulator's hottest loop.
+    def walker(self, rng: random.Random) -> Callable[[bool, int, Session], list[Step]]:
+        """`journey(registered, start, session)`: the steps of one session that starts at `start`
+        (ms after its bucket's start), every draw from `rng`.
 
-        Returns the time of the last event and the pool the next view draws from.
+        All that a journey reads is bound here once, as variables of the closures, so a session
+        pays for no attribute lookups or method bindings: those were a tenth of its cost.
         """
-        bits, draw, append = rng.getrandbits, rng.random, steps.append
-        browsing, heads, encoder, wish_gaps = (
-            self.browsing,
-            self.heads,
-            self.encoder,
-            self.gaps[WISH],
-        )
+        config, encoder = self.config, self.encoder
+        bits, draw = rng.getrandbits, rng.random
+        heads, gaps, viewed, searched = self.heads, self.gaps, encoder.viewed, encoder.searched
+        bare, cart_body, checkout = encoder.bare, encoder.cart, encoder.checkout
         view_heads, search_heads, scroll_heads = heads[VIEW], heads[SEARCH], heads[SCROLL]
-        viewed, searched, bare = encoder.viewed, encoder.searched, encoder.bare
-        queries, after_query = self.queries, self.after_query
-        wish_heads, wish_share = heads[WISH], self.config.wish_list_share
-        n = len(steps)
-        for _ in repeat(None, runs[bits(BITS)]):
-            kind, gap = browsing[bits(BITS)]
-            ms += gap
-            if kind == VIEW:
+        wish_heads, exit_heads = heads[WISH], heads[EXIT]
+        wish_gaps, exit_gaps = gaps[WISH], gaps[EXIT]
+        browsing, queries, after_query, popular = (
+            self.browsing,
+            self.queries,
+            self.after_query,
+            self.popular,
+        )
+        browse_runs, before_add, items = self.browse_runs, self.browse_before_add, self.items
+        wish_share, cart_share = config.wish_list_share, config.cart_session_share
+
+        def browse(
+            runs: list[int],
+            steps: list[Step],
+            ms: int,
+            pool: list[int],
+            session: Session,
+            registered: bool,
+        ) -> tuple[int, list[int]]:
+            """A run of views, searches and scrolls: the simulator's hottest loop.
+
+            Returns the time of the last event and the pool the next view draws from.
+            """
+            append, n = steps.append, len(steps)
+            for _ in range(runs[bits(BITS)]):
+                kind, gap = browsing[bits(BITS)]
+                ms += gap
+                if kind == VIEW:
+                    product = pool[bits(BITS)]
+                    append((ms, view_heads[n], viewed[product], session))
+                    n += 1
+                    if registered and draw() < wish_share:
+                        ms += wish_gaps[bits(BITS)]
+                        append((ms, wish_heads[n], viewed[product], session))
+                        n += 1
+                elif kind == SEARCH:
+                    query = queries[bits(BITS)]
+                    pool = after_query[query]
+                    append((ms, search_heads[n], searched[query], session))
+                    n += 1
+                else:
+                    append((ms, scroll_heads[n], bare, session))
+                    n += 1
+            return ms, pool
+
+        def journey(registered: bool, start: int, session: Session) -> list[Step]:
+            steps: list[Step] = []
+            if draw() >= cart_share:
+                ms, _ = browse(browse_runs, steps, start, popular, session, registered)
+                steps.append((ms + exit_gaps[bits(BITS)], exit_heads[len(steps)], bare, session))
+                return steps
+            return shop(steps, start, session, registered)
+
+        def shop(steps: list[Step], ms: int, session: Session, registered: bool) -> list[Step]:
+            """A session that adds to cart: the cart, then checkout or abandonment, then exit."""
+            append, pool = steps.append, popular
+            buys = draw() >= config.cart_abandonment
+            prices, cart, total = self.prices, {}, 0
+            for _ in range(items[bits(BITS)]):
+                if draw() < _BROWSE_BEFORE_ADD:
+                    ms, pool = browse(before_add, steps, ms, pool, session, registered)
                 product = pool[bits(BITS)]
-                append((ms, view_heads[n], viewed[product], session))
-                n += 1
+                ms += gaps[VIEW][bits(BITS)]
+                append((ms, view_heads[len(steps)], viewed[product], session))
                 if registered and draw() < wish_share:
                     ms += wish_gaps[bits(BITS)]
-                    append((ms, wish_heads[n], viewed[product], session))
-                    n += 1
-            elif kind == SEARCH:
-                query = queries[bits(BITS)]
-                pool = after_query[query]
-                append((ms, search_heads[n], searched[query], session))
-                n += 1
+                    append((ms, wish_heads[len(steps)], viewed[product], session))
+                quantity = self.quantities[bits(BITS)]
+                cart[product] = cart.get(product, 0) + quantity
+                total += prices[product] * quantity
+                ms += gaps[ADD][bits(BITS)]
+                append((ms, heads[ADD][len(steps)], cart_body(product, quantity, total), session))
+
+            if draw() < config.update_quantity_share:
+                product = list(cart)[bits(BITS) % len(cart)]
+                quantity = cart[product] % 3 + 1  # always a different quantity, 1..3
+                total += prices[product] * (quantity - cart[product])
+                cart[product] = quantity
+                ms += gaps[UPDATE][bits(BITS)]
+                body = cart_body(product, quantity, total)
+                append((ms, heads[UPDATE][len(steps)], body, session))
+            if draw() < config.remove_share and (len(cart) > 1 or not buys):
+                product = list(cart)[bits(BITS) % len(cart)]
+                quantity = cart.pop(product)
+                total -= prices[product] * quantity
+                ms += gaps[REMOVE][bits(BITS)]
+                body = cart_body(product, quantity, total)
+                append((ms, heads[REMOVE][len(steps)], body, session))
+
+            stage = 4 if buys else self.stages[bits(BITS)]
+            if not cart or stage == 0:
+                ms, pool = browse(before_add, steps, ms, pool, session, registered)
             else:
-                append((ms, scroll_heads[n], bare, session))
-                n += 1
-        return ms, pool
-
-    def journey(
-        self, rng: random.Random, registered: bool, start: int, session: Session
-    ) -> list[Step]:
-        """The steps of one session that starts at `start` (ms after its bucket's start)."""
-        config, encoder, heads, gaps = self.config, self.encoder, self.heads, self.gaps
-        draw, bits = rng.random, rng.getrandbits
-        steps: list[Step] = []
-        append = steps.append
-        pool = self.popular
-        ms = start
-
-        if draw() >= config.cart_session_share:
-            ms, pool = self.browse(rng, self.browse_runs, steps, ms, pool, session, registered)
-            ms += gaps[EXIT][bits(BITS)]
-            append((ms, heads[EXIT][len(steps)], encoder.bare, session))
+                ms += gaps[CHECKOUT][bits(BITS)]
+                append((ms, heads[CHECKOUT][len(steps)], checkout(total), session))
+                if stage >= 2:
+                    ms += gaps[SHIPPING][bits(BITS)]
+                    append((ms, heads[SHIPPING][len(steps)], checkout(total), session))
+                if stage >= 3:
+                    payment = self.payments[bits(BITS)]
+                    ms += gaps[PAYMENT][bits(BITS)]
+                    append((ms, heads[PAYMENT][len(steps)], checkout(total, payment), session))
+                    if stage == 3:
+                        if draw() < config.abandon_payment_failure:
+                            ms += gaps[FAILED][bits(BITS)]
+                            body = checkout(total, payment)
+                            append((ms, heads[FAILED][len(steps)], body, session))
+                    else:
+                        for _ in range(self.retries[bits(BITS)]):
+                            ms += gaps[FAILED][bits(BITS)]
+                            body = checkout(total, payment)
+                            append((ms, heads[FAILED][len(steps)], body, session))
+                            payment = self.payments[bits(BITS)]
+                            ms += gaps[PAYMENT][bits(BITS)]
+                            body = checkout(total, payment)
+                            append((ms, heads[PAYMENT][len(steps)], body, session))
+                        order = encoder.order_id(session)
+                        ms += gaps[PURCHASE][bits(BITS)]
+                        body = checkout(total, payment, order)
+                        append((ms, heads[PURCHASE][len(steps)], body, session))
+                        if draw() < config.cancel_share:
+                            ms += gaps[CANCELLED][bits(BITS)]
+                            body = checkout(total, payment, order)
+                            append((ms, heads[CANCELLED][len(steps)], body, session))
+            append((ms + exit_gaps[bits(BITS)], exit_heads[len(steps)], bare, session))
             return steps
 
-        buys = draw() >= config.cart_abandonment
-        prices, cart, total = self.prices, {}, 0
-        for _ in repeat(None, self.items[bits(BITS)]):
-            if draw() < _BROWSE_BEFORE_ADD:
-                ms, pool = self.browse(
-                    rng, self.browse_before_add, steps, ms, pool, session, registered
-                )
-            product = pool[bits(BITS)]
-            ms += gaps[VIEW][bits(BITS)]
-            append((ms, heads[VIEW][len(steps)], encoder.viewed[product], session))
-            if registered and draw() < config.wish_list_share:
-                ms += gaps[WISH][bits(BITS)]
-                append((ms, heads[WISH][len(steps)], encoder.viewed[product], session))
-            quantity = self.quantities[bits(BITS)]
-            cart[product] = cart.get(product, 0) + quantity
-            total += prices[product] * quantity
-            ms += gaps[ADD][bits(BITS)]
-            append((ms, heads[ADD][len(steps)], encoder.cart(product, quantity, total), session))
-
-        if draw() < config.update_quantity_share:
-            product = list(cart)[bits(BITS) % len(cart)]
-            quantity = cart[product] % 3 + 1  # always a different quantity, 1..3
-            total += prices[product] * (quantity - cart[product])
-            cart[product] = quantity
-            ms += gaps[UPDATE][bits(BITS)]
-            append((ms, heads[UPDATE][len(steps)], encoder.cart(product, quantity, total), session))
-        if draw() < config.remove_share and (len(cart) > 1 or not buys):
-            product = list(cart)[bits(BITS) % len(cart)]
-            quantity = cart.pop(product)
-            total -= prices[product] * quantity
-            ms += gaps[REMOVE][bits(BITS)]
-            append((ms, heads[REMOVE][len(steps)], encoder.cart(product, quantity, total), session))
-
-        stage = 4 if buys else self.stages[bits(BITS)]
-        if not cart or stage == 0:
-            ms, pool = self.browse(
-                rng, self.browse_before_add, steps, ms, pool, session, registered
-            )
-        else:
-            checkout = encoder.checkout
-            ms += gaps[CHECKOUT][bits(BITS)]
-            append((ms, heads[CHECKOUT][len(steps)], checkout(total), session))
-            if stage >= 2:
-                ms += gaps[SHIPPING][bits(BITS)]
-                append((ms, heads[SHIPPING][len(steps)], checkout(total), session))
-            if stage >= 3:
-                payment = self.payments[bits(BITS)]
-                ms += gaps[PAYMENT][bits(BITS)]
-                append((ms, heads[PAYMENT][len(steps)], checkout(total, payment), session))
-                if stage == 3:
-                    if draw() < config.abandon_payment_failure:
-                        ms += gaps[FAILED][bits(BITS)]
-                        append((ms, heads[FAILED][len(steps)], checkout(total, payment), session))
-                else:
-                    for _ in repeat(None, self.retries[bits(BITS)]):
-                        ms += gaps[FAILED][bits(BITS)]
-                        append((ms, heads[FAILED][len(steps)], checkout(total, payment), session))
-                        payment = self.payments[bits(BITS)]
-                        ms += gaps[PAYMENT][bits(BITS)]
-                        append((ms, heads[PAYMENT][len(steps)], checkout(total, payment), session))
-                    order = encoder.order_id(session)
-                    ms += gaps[PURCHASE][bits(BITS)]
-                    append(
-                        (ms, heads[PURCHASE][len(steps)], checkout(total, payment, order), session)
-                    )
-                    if draw() < config.cancel_share:
-                        ms += gaps[CANCELLED][bits(BITS)]
-                        cancel = checkout(total, payment, order)
-                        append((ms, heads[CANCELLED][len(steps)], cancel, session))
-        ms += gaps[EXIT][bits(BITS)]
-        append((ms, heads[EXIT][len(steps)], encoder.bare, session))
-        return steps
+        return journey
