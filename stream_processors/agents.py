@@ -13,19 +13,19 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from faust.types import TP, Message
+from faust.types import TP
 
 from cartsim import registry
 from cartsim.kafka import log_id
 from stream_processors import history, views
 from stream_processors.app import abandoned_topic, app, events_topic, layout, rules, settings
 from stream_processors.app import tables as faust_tables
+from stream_processors.batches import Records
 from stream_processors.changelog import Change, ChangelogWriter
 from stream_processors.sink import SegmentSink
 from stream_processors.state import WorkerState
 
 log = logging.getLogger(__name__)
-Batch = dict[int, list[tuple[int, bytes]]]  # partition -> (offset, value)
 
 
 class Runtime:
@@ -68,24 +68,23 @@ async def start() -> None:
 
 
 @app.batches(events_topic)
-async def process_events(batch: dict[int, list[Message]]) -> None:
+async def process_events(records: Records) -> None:
     """One fetch into the files and the tables at once; Faust acks it once both are done."""
     await runtime.ready.wait()
-    records = {p: [(m.offset, m.value) for m in messages] for p, messages in batch.items()}
     async with runtime.handling:
         await asyncio.gather(write_files(records), aggregate(records))
         for partition, events in records.items():
             runtime.handled[partition] = events[-1][0] + 1
 
 
-async def write_files(records: Batch) -> None:
+async def write_files(records: Records) -> None:
     sink = runtime.sink
     assert sink is not None
     rows = [(p, offset, value) for p, events in records.items() for offset, value in events]
     await asyncio.to_thread(sink.write, rows)
 
 
-async def aggregate(records: Batch) -> None:
+async def aggregate(records: Records) -> None:
     """Keep totals, windows, sessions and abandoned carts; publish carts as they are abandoned."""
     state = runtime.state
     results = await asyncio.to_thread(

@@ -8,10 +8,10 @@ here (2 cores, the embedded broker, 300,000 events already on the topic): a no-o
 records, to one handler.
 
 Everything else stays Faust's: group membership, assignment, table recovery, flow control,
-commits. The records are tracked and acknowledged as a stream's are, after the handler returns,
-so Faust commits only what was handled, waits for a batch in flight before it hands partitions
-over in a rebalance, and on shutdown lets the batch finish (it is shielded from the fetcher's
-cancellation) instead of abandoning it half done.
+commits. A fetch is tracked as in flight while it is handled and its offsets are acknowledged
+after the handler returns, so Faust commits only what was handled, waits for a fetch in flight
+before it hands partitions over in a rebalance, and on shutdown lets it finish (it is shielded
+from the fetcher's cancellation) instead of abandoning it half done.
 """
 
 from __future__ import annotations
@@ -23,13 +23,21 @@ from typing import Any, cast
 
 import faust
 from faust.transport.drivers import aiokafka as driver
-from faust.types import Message, ServiceT, TopicT
+from faust.types import TP, Message, ServiceT, TopicT
+from faust.types.tuples import ack_lock
 
-BatchHandler = Callable[[dict[int, list[Message]]], Awaitable[None]]
+Records = dict[int, list[tuple[int, bytes]]]  # partition -> (offset, value), in offset order
+BatchHandler = Callable[[Records], Awaitable[None]]
+Fetched = dict[TP, list[Any]]  # aiokafka ConsumerRecords by topic partition
 
 
 class BatchingConsumer(driver.Consumer):
-    """Faust's aiokafka consumer, with a fetch loop that batches the app's batch topics."""
+    """Faust's aiokafka consumer, with a fetch loop that batches the app's batch topics.
+
+    A batch topic's records skip Faust's message objects: per partition and fetch one message
+    stands for the fetch in Faust's bookkeeping of records in flight, and the offsets are
+    acknowledged together.
+    """
 
     async def _drain_messages(self, fetcher: ServiceT) -> None:
         handlers = cast(App, self.app).batch_handlers
@@ -44,40 +52,40 @@ class BatchingConsumer(driver.Consumer):
                 await self.perform_seek()
                 continue
             generation = self.app.consumer_generation_id
-            batches: dict[str, dict[int, list[Message]]] = {}
+            batches: dict[str, Fetched] = {}
             for tp, fetched in records.items():
                 if not self.flow_active or self.app.consumer_generation_id != generation:
                     break  # a rebalance began: Faust seeks back to the committed offsets
                 if active is not None and tp not in active and tp not in self._buffered_partitions:
                     continue
                 last = read_offset[tp]
-                messages = [
-                    self._to_message(tp, record)
-                    for record in fetched
-                    if last is None or record.offset >= last
-                ]
-                if not messages:
+                kept = fetched if last is None else [r for r in fetched if r.offset >= last]
+                if not kept:
                     continue
-                if last is not None and messages[0].offset > last + 1:
-                    await self._add_gap(tp, last + 1, messages[0].offset)
-                read_offset[tp] = messages[-1].offset
+                if last is not None and kept[0].offset > last + 1:
+                    await self._add_gap(tp, last + 1, kept[0].offset)
+                read_offset[tp] = kept[-1].offset
                 if tp.topic in handlers:
-                    batches.setdefault(tp.topic, {})[tp.partition] = messages
+                    batches.setdefault(tp.topic, {})[tp] = kept
                 else:
-                    for message in messages:
+                    for record in kept:
+                        message = self._to_message(tp, record)
                         await self.wait_first(self.callback(message), self.suspend_flow.wait())
             if handling is not None:
                 await asyncio.shield(handling)  # one fetch handled at a time, in order
                 handling = None
             if batches:
                 # Tracked now, handled while the next fetch is read. A fetcher stopping for a
-                # shutdown or a rebalance waits for tracked records (Faust's wait_empty): the
+                # shutdown or a rebalance waits for tracked messages (Faust's wait_empty): the
                 # shielded handling finishes and Faust commits it.
-                for batch in batches.values():
-                    for messages in batch.values():
-                        for message in messages:
-                            self.track_message(message)
-                handling = asyncio.ensure_future(self._handle(handlers, batches))
+                tracked = {
+                    tp: self._to_message(tp, kept[-1])
+                    for batch in batches.values()
+                    for tp, kept in batch.items()
+                }
+                for message in tracked.values():
+                    self.track_message(message)
+                handling = asyncio.ensure_future(self._handle(handlers, batches, tracked))
             if self._commit_every is not None and self._n_acked >= self._commit_every:
                 self._n_acked = 0
                 await self.commit()
@@ -85,16 +93,30 @@ class BatchingConsumer(driver.Consumer):
             await asyncio.shield(handling)
 
     async def _handle(
-        self, handlers: dict[str, BatchHandler], batches: dict[str, dict[int, list[Message]]]
+        self,
+        handlers: dict[str, BatchHandler],
+        batches: dict[str, Fetched],
+        tracked: dict[TP, Message],
     ) -> None:
         for topic, batch in batches.items():
-            self.app.monitor.stream_inbound_time.update(
-                (messages[0].tp, time.monotonic()) for messages in batch.values()
+            now = time.monotonic()
+            self.app.monitor.stream_inbound_time.update((tp, now) for tp in batch)
+            await handlers[topic](
+                {tp.partition: [(r.offset, r.value) for r in kept] for tp, kept in batch.items()}
             )
-            await handlers[topic](batch)
-            for messages in batch.values():
-                for message in messages:
-                    self.ack(message)
+            for tp, kept in batch.items():
+                self._ack_offsets(tp, [r.offset for r in kept[:-1]])
+                self.ack(tracked[tp])
+
+    def _ack_offsets(self, tp: TP, offsets: list[int]) -> None:
+        """`Consumer.ack` for many offsets of one partition at once, without message objects."""
+        with ack_lock:
+            committed = self._committed_offset[tp]
+            index = self._acked_index[tp]
+            fresh = [o for o in offsets if (committed is None or o >= committed) and o not in index]
+            index.update(fresh)
+            self._acked[tp].extend(fresh)
+            self._n_acked += len(fresh)
 
 
 class BatchingTransport(driver.Transport):
