@@ -23,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from api.database import EVENT_FIELDS, INDEXED_FIELDS, Database
+from api.database import EVENT_FIELDS, INDEXED_FIELDS, TALLIES, Database, tally_sql
 from cartsim.storage import Layout, Segment, read_gzip_members
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,10 @@ _INSERT_LINES = 200_000  # lines handed to DuckDB in one transaction
 _REQUIRED = ("event_id", "event_type", "timestamp", "timestamp_unix", "session_id")
 _REQUIRED += ("is_guest", "source", "device", "browser")
 _NON_NEGATIVE = ("product_price_vnd", "line_total_vnd", "cart_total_vnd")
+#: Reopen the database (see `Database`) once this many rows were appended since it was opened,
+#: at most every `_REOPEN_EVERY_S` seconds, so a fast stream does not pause queries often.
+_REOPEN_AFTER_ROWS = 100_000
+_REOPEN_EVERY_S = 10.0
 
 
 def _json_type(kind: str) -> str:
@@ -46,11 +50,12 @@ def _quoted(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _insert_sql(path: Path, compressed: bool) -> str:
-    """Copy events from a JSON-lines file; unknown keys are ignored, missing ones are null, and
-    lines that do not fit `CartEvent` (a missing required field, an unknown enum value, a
-    timestamp that is no instant) are left out, so every stored event is a valid response item.
-    The stored JSON is rebuilt from the checked fields, in `CartEvent` order."""
+def _rows_sql(path: Path, compressed: bool) -> str:
+    """Rows of `events` (the segment id is the parameter) from a JSON-lines file; unknown keys
+    are ignored, missing ones are null, and lines that do not fit `CartEvent` (a missing required
+    field, an unknown enum value, a timestamp that is no instant) are left out, so every stored
+    event is a valid response item. The stored JSON is rebuilt from the checked fields, in
+    `CartEvent` order."""
     fields = EVENT_FIELDS.items()
     columns = ", ".join(f"{_quoted(n)}: {_quoted(_json_type(k))}" for n, k in fields)
     enums = {n: k for n, k in fields if _json_type(k) != k}
@@ -69,7 +74,8 @@ def _insert_sql(path: Path, compressed: bool) -> str:
     packed = ", ".join(f'"{n}" := "{n}"' for n in EVENT_FIELDS)
     kept = ", ".join(f'"{n}"' for n in INDEXED_FIELDS)
     return (
-        f"INSERT INTO events SELECT ?, {kept}, to_json(struct_pack({packed}))::VARCHAR "
+        f"SELECT ?::INTEGER AS segment_id, {kept}, "
+        f"to_json(struct_pack({packed}))::VARCHAR AS event "
         f"FROM (SELECT {checked} FROM {source} WHERE {' AND '.join(checks)})"
     )
 
@@ -127,21 +133,28 @@ class Ingester:
         self.scratch = layout.api_dir / "ingest.jsonl"
         self._known: dict[Identity, _Progress] | None = None
         self._lock = threading.Lock()
-        self.version = 0  # bumped whenever the events table changes
+        self._appended = 0  # rows inserted since the database was (re)opened
+        self._opened_at = time.monotonic()
 
     def run_once(self) -> IngestStatus:
         """One pass over the segment files (blocking); concurrent calls take turns."""
         with self._lock:
-            return self._pass()
+            with self.database.session() as cursor:
+                status = self._pass(cursor)
+            waited = time.monotonic() - self._opened_at
+            if self._appended >= _REOPEN_AFTER_ROWS and waited >= _REOPEN_EVERY_S:
+                self.database.reopen()
+                self._appended = 0
+                self._opened_at = time.monotonic()
+            return status
 
     def wait_idle(self) -> None:
         """Block until a pass in flight (in its thread) has finished."""
         with self._lock:
             pass
 
-    def _pass(self) -> IngestStatus:
+    def _pass(self, cursor: duckdb.DuckDBPyConnection) -> IngestStatus:
         started = time.perf_counter()
-        cursor = self.database.cursor()
         known = self._load(cursor)
         pending = 0
         present = {s.sort_key(): s for s in self.layout.segments()}
@@ -202,20 +215,26 @@ class Ingester:
         if size == progress.ingested_bytes:
             return 0
         if not segment.is_open and progress.ingested_bytes == 0:
-            self._commit(cursor, progress, _insert_sql(segment.path, compressed=True), size)
+            self._commit(cursor, progress, _rows_sql(segment.path, compressed=True), size)
             return 0
         for lines, end in whole_members(segment.path, progress.ingested_bytes):
             self.scratch.write_bytes(b"\n".join(lines) + b"\n")
-            self._commit(cursor, progress, _insert_sql(self.scratch, compressed=False), end)
+            self._commit(cursor, progress, _rows_sql(self.scratch, compressed=False), end)
         return size - progress.ingested_bytes
 
     def _commit(
-        self, cursor: duckdb.DuckDBPyConnection, progress: _Progress, insert: str, end: int
+        self, cursor: duckdb.DuckDBPyConnection, progress: _Progress, rows: str, end: int
     ) -> None:
-        """Insert rows and advance the segment's byte count in one transaction."""
+        """Insert rows, add them to the tallies and advance the segment's byte count, in one
+        transaction; the rows are staged in a temporary table so they are read only once."""
         cursor.execute("BEGIN TRANSACTION")
         try:
-            inserted = cursor.execute(insert, [progress.segment_id]).fetchone()
+            cursor.execute(f"CREATE OR REPLACE TEMP TABLE batch AS {rows}", [progress.segment_id])
+            inserted = cursor.execute("INSERT INTO events SELECT * FROM batch").fetchone()
+            self._appended += inserted[0] if inserted else 0
+            for name in TALLIES:
+                cursor.execute(tally_sql(name, "batch"))
+            cursor.execute("DROP TABLE batch")
             cursor.execute(
                 "UPDATE segments SET ingested_bytes = ?, ingested_rows = ingested_rows + ? "
                 "WHERE segment_id = ?",
@@ -226,7 +245,6 @@ class Ingester:
             cursor.execute("ROLLBACK")
             raise
         progress.ingested_bytes = end
-        self.version += 1
 
     def _register(self, cursor: duckdb.DuckDBPyConnection, identity: Identity) -> _Progress:
         row = cursor.execute(
@@ -245,8 +263,11 @@ class Ingester:
     ) -> None:
         """Delete the rows of a segment that is gone (or was replaced)."""
         progress = known.pop(identity)
+        gone = "(SELECT * FROM events WHERE segment_id = ?)"
         cursor.execute("BEGIN TRANSACTION")
+        for name in TALLIES:
+            cursor.execute(tally_sql(name, gone, sign="-"), [progress.segment_id])
+            cursor.execute(f"DELETE FROM {name} WHERE events = 0")
         cursor.execute("DELETE FROM events WHERE segment_id = ?", [progress.segment_id])
         cursor.execute("DELETE FROM segments WHERE segment_id = ?", [progress.segment_id])
         cursor.execute("COMMIT")
-        self.version += 1

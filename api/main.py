@@ -35,7 +35,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     database = await asyncio.to_thread(Database, layout.events_database, settings.query_threads)
     ingester = Ingester(database, layout)
     app.state.ingester = ingester
-    app.state.queries = EventQueries(database, lambda: ingester.version)
+    app.state.queries = EventQueries(database)
     app.state.generator = Generator(settings)
     app.state.broker_probe = BrokerProbe(settings.kafka_bootstrap)
     app.state.tables = tables = TablesClient(layout, settings.tables_refresh_s)

@@ -3,130 +3,216 @@
 Each stored event is already the JSON of a valid `CartEvent` (the ingester checked and rebuilt
 it), so a page is those texts joined into the `EventPage` envelope the route declares; the event
 loop only hands bytes to the socket.
+
+A page is found in one of two ways, both inside one read transaction so its total and its items
+come from the same snapshot:
+
+- A session or customer has at most a few hundred events: the ART index gives their row ids and
+  times (the count is their number) and the page is picked here. A customer's events lie all
+  over the table, so only the page's JSON is read after; a session's few are read at once.
+- A listing or a product may match millions: the per-minute tallies give the exact total and say
+  which minutes hold the page, so DuckDB ranks only the matches in those minutes (the timestamp
+  zone maps skip the rest of the table) instead of every match. Partial minutes at the edges of
+  a date range are counted from the events themselves.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import duckdb
 import orjson
 
-from api.database import Database
+from api.database import MINUTE_MS, Database
 
-Row = tuple[int, int, str]  # rowid, timestamp_unix, event JSON
-#: Up to this many matches a page is fetched whole through an index and sorted in Python.
-_FETCH_ALL = 2048
-_CACHED_TOTALS = 10_000
-_FILTERS = {  # filter name -> SQL condition with one parameter
+#: filter name -> SQL condition with one parameter
+_CONDITIONS = {
     "event_type": "event_type = ?",
     "source": "source = ?",
     "device": "device = ?",
-    "start_ms": "timestamp_unix >= ?",
-    "end_ms": "timestamp_unix <= ?",
     "customer_id": "customer_id = ?",
     "product_id": "product_id = ?",
     "session_id": "session_id = ?",
 }
+_INDEXED = ("session_id", "customer_id")  # lookups answered through an ART index
+_FEW = ("session_id",)  # ... of which so few rows match that their JSON comes along
+#: Up to this many matches in a page's minutes DuckDB ranks them with their JSON; above, it ranks
+#: row ids and reads the JSON of the page's rows alone (JSON is the costly column to read).
+_RANK_WHOLE = 2048
+_ORDER = "ORDER BY timestamp_unix {0}, rowid {0}"  # ties in time keep insertion order
+
+
+Slice = tuple[int, int, int]  # matches in [first ms, last ms] of event time: first, last, matches
 
 
 @dataclass(frozen=True)
 class EventQuery:
-    """Which events, which page, and in which order (newest first unless `oldest_first`)."""
+    """Which events, which page, and in which order (newest first unless `oldest_first`).
+
+    `filters` holds at most one id (`session_id`, `customer_id` or `product_id`) or any of
+    `event_type`, `source`, `device`, `start_ms` and `end_ms` (inclusive); None means any.
+    """
 
     limit: int
     offset: int
     filters: dict[str, object] = field(default_factory=dict)
     oldest_first: bool = False
 
-    def where(self) -> tuple[str, list[object]]:
-        used = [(name, value) for name, value in self.filters.items() if value is not None]
-        if not used:
-            return "", []
-        return " WHERE " + " AND ".join(_FILTERS[name] for name, _ in used), [v for _, v in used]
+    def _used(self) -> dict[str, object]:
+        return {name: value for name, value in self.filters.items() if value is not None}
 
-    def run(self, cursor: duckdb.DuckDBPyConnection, total: int) -> bytes:
-        """The page as `EventPage` JSON, given the total of matching events (blocking)."""
-        rows: list[Row] = []
-        if self.offset < total:
-            rows = self._indexed(cursor) if total <= _FETCH_ALL else self._top(cursor)
-        following = self.offset + len(rows)
+    def _conditions(self) -> tuple[list[str], list[object]]:
+        used = [(n, v) for n, v in self._used().items() if n in _CONDITIONS]
+        return [_CONDITIONS[n] for n, _ in used], [v for _, v in used]
+
+    def run(self, cursor: duckdb.DuckDBPyConnection) -> tuple[bytes, int]:
+        """The page as `EventPage` JSON and the total of matching events (blocking)."""
+        cursor.execute("BEGIN TRANSACTION")
+        try:
+            if any(name in self._used() for name in _INDEXED):
+                events, total = self._indexed(cursor)
+            else:
+                events, total = self._tallied(cursor)
+        finally:
+            cursor.execute("COMMIT")
+        following = self.offset + len(events)
         envelope = orjson.dumps(
             {
                 "total": total,
                 "limit": self.limit,
                 "offset": self.offset,
-                "next_offset": following if rows and following < total else None,
+                "next_offset": following if events and following < total else None,
             }
         )
-        items = ",".join(event for _, _, event in rows).encode()
-        return b'{"items":[' + items + b"]," + envelope[1:]
+        return b'{"items":[' + ",".join(events).encode() + b"]," + envelope[1:], total
 
-    def count(self, cursor: duckdb.DuckDBPyConnection) -> int:
-        where, params = self.where()
-        counted = cursor.execute(f"SELECT count(*) FROM events{where}", params).fetchone()
-        return counted[0] if counted else 0
-
-    def _indexed(self, cursor: duckdb.DuckDBPyConnection) -> list[Row]:
-        """Few matches: fetch them all without ORDER BY, so DuckDB may use an ART index (it does
-        not under ORDER BY ... LIMIT), and sort here."""
-        where, params = self.where()
-        rows = cursor.execute(
-            f"SELECT rowid, timestamp_unix, event FROM events{where}", params
+    def _indexed(self, cursor: duckdb.DuckDBPyConnection) -> tuple[list[str], int]:
+        """Every match's row id and time through the index (DuckDB uses an ART index for a
+        selective equality, not under ORDER BY ... LIMIT), sorted here; then the page's JSON."""
+        conditions, params = self._conditions()
+        few = any(name in self._used() for name in _FEW)
+        matches = cursor.execute(
+            f"SELECT rowid, timestamp_unix{', event' if few else ''} FROM events "
+            f"WHERE {' AND '.join(conditions)}",
+            params,
         ).fetchall()
-        rows.sort(key=_order_key, reverse=not self.oldest_first)
-        return rows[self.offset : self.offset + self.limit]
+        matches.sort(key=lambda row: (row[1], row[0]), reverse=not self.oldest_first)
+        page = matches[self.offset : self.offset + self.limit]
+        if few:
+            return [row[2] for row in page], len(matches)
+        return _fetch(cursor, [row[0] for row in page]), len(matches)
 
-    def _top(self, cursor: duckdb.DuckDBPyConnection) -> list[Row]:
-        """Many matches: rank them reading two columns only, then fetch the page's rows whole
-        (late materialisation). Ties in time are broken by insertion order (rowid)."""
-        where, params = self.where()
-        order = "ASC" if self.oldest_first else "DESC"
-        ranking = f"ORDER BY timestamp_unix {order}, rowid {order}"
-        return cursor.execute(
-            "SELECT rowid, timestamp_unix, event FROM events WHERE rowid IN "
-            f"(SELECT rowid FROM events{where} {ranking} LIMIT ? OFFSET ?) {ranking}",
-            [*params, self.limit, self.offset],
-        ).fetchall()
+    def _tallied(self, cursor: duckdb.DuckDBPyConnection) -> tuple[list[str], int]:
+        slices = self.slices(cursor)
+        total = sum(matches for _, _, matches in slices)
+        if self.offset >= total:
+            return [], total
+        first_ms, last_ms, skip, matches = _window(
+            slices, self.offset, self.limit, self.oldest_first
+        )
+        conditions, params = self._conditions()
+        where = " AND ".join([*conditions, "timestamp_unix BETWEEN ? AND ?"])
+        order = _ORDER.format("ASC" if self.oldest_first else "DESC")
+        ranked = f"FROM events WHERE {where} {order} LIMIT ? OFFSET ?"
+        values = [*params, first_ms, last_ms, self.limit, skip]
+        if matches <= _RANK_WHOLE:
+            rows = cursor.execute(f"SELECT event {ranked}", values).fetchall()
+        else:
+            rows = cursor.execute(
+                "SELECT event FROM events WHERE timestamp_unix BETWEEN ? AND ? "
+                f"AND rowid IN (SELECT rowid {ranked}) {order}",
+                [first_ms, last_ms, *values],
+            ).fetchall()
+        return [row[0] for row in rows], total
+
+    def slices(self, cursor: duckdb.DuckDBPyConnection) -> list[Slice]:
+        """Matches per minute from the tallies, and exact counts of the partial minutes at the
+        edges of the date range, oldest first."""
+        used = self._used()
+        start, end = used.get("start_ms"), used.get("end_ms")
+        assert start is None or isinstance(start, int)
+        assert end is None or isinstance(end, int)
+        conditions, params = self._conditions()
+        table = "product_minutes" if "product_id" in used else "minute_tallies"
+        first = None if start is None else -(-start // MINUTE_MS)  # first whole minute
+        last = None if end is None else (end + 1) // MINUTE_MS - 1  # last whole minute
+        parts: list[str] = []
+        values: list[object] = []
+
+        def counted(low: int, high: int) -> None:
+            where = " AND ".join([*conditions, "timestamp_unix BETWEEN ? AND ?"])
+            parts.append(f"SELECT ?, ?, count(*) FROM events WHERE {where}")
+            values.extend([low, high, *params, low, high])
+
+        if start is not None and end is not None and start // MINUTE_MS >= end // MINUTE_MS - 1:
+            counted(start, end)  # within at most two minutes: count them
+        else:
+            whole = [*conditions]
+            if first is not None:
+                whole.append(f"minute >= {first:d}")
+            if last is not None:
+                whole.append(f"minute <= {last:d}")
+            parts.append(
+                f"SELECT minute * {MINUTE_MS}, minute * {MINUTE_MS} + {MINUTE_MS - 1}, "
+                f"sum(events)::BIGINT FROM {table}{_where(whole)} GROUP BY minute"
+            )
+            values.extend(params)
+            if first is not None and start is not None and start < first * MINUTE_MS:
+                counted(start, first * MINUTE_MS - 1)
+            if last is not None and end is not None and (last + 1) * MINUTE_MS <= end:
+                counted((last + 1) * MINUTE_MS, end)
+        rows = cursor.execute(" UNION ALL ".join(parts), values).fetchall()
+        return sorted(row for row in rows if row[2])
 
 
-def _order_key(row: Row) -> tuple[int, int]:
-    return row[1], row[0]
+def _where(conditions: list[str]) -> str:
+    return " WHERE " + " AND ".join(conditions) if conditions else ""
+
+
+def _window(
+    slices: list[Slice], offset: int, limit: int, oldest_first: bool
+) -> tuple[int, int, int, int]:
+    """The time span of the slices that hold matches offset .. offset + limit - 1 in page
+    order, how many matches of that span come before the page, and how many it holds."""
+    ordered = slices if oldest_first else slices[::-1]
+    seen = 0
+    chosen: list[Slice] = []
+    skip = 0
+    for piece in ordered:
+        if seen + piece[2] > offset:
+            if not chosen:
+                skip = offset - seen
+            chosen.append(piece)
+        seen += piece[2]
+        if seen >= offset + limit:
+            break
+    held = sum(p[2] for p in chosen)
+    return min(p[0] for p in chosen), max(p[1] for p in chosen), skip, held
+
+
+def _fetch(cursor: duckdb.DuckDBPyConnection, rowids: list[int]) -> list[str]:
+    """The JSON of these rows, in this order."""
+    if not rowids:
+        return []
+    rows = cursor.execute(
+        "SELECT rowid, event FROM events WHERE rowid IN (SELECT unnest(?::BIGINT[]))", [rowids]
+    ).fetchall()
+    found = dict(rows)
+    return [found[rowid] for rowid in rowids]
 
 
 class EventQueries:
-    """Runs event queries on the database's query threads.
+    """Runs event queries on the database's query threads."""
 
-    Totals are cached per filter until the ingester next changes the table, so paging through
-    one listing counts its matches once.
-    """
-
-    def __init__(self, database: Database, version: Callable[[], int]) -> None:
+    def __init__(self, database: Database) -> None:
         self.database = database
-        self.version = version
-        self._totals: dict[tuple[str, tuple[object, ...]], tuple[int, int]] = {}
 
     async def page_json(self, query: EventQuery) -> tuple[bytes, int]:
         """The page as JSON bytes, and its total (the routes turn a total of 0 into a 404)."""
 
         def work() -> tuple[bytes, int]:
-            cursor = self.database.cursor()
-            total = self._total(cursor, query)
-            return query.run(cursor, total), total
+            with self.database.session() as cursor:
+                return query.run(cursor)
 
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.database.executor, work)
-
-    def _total(self, cursor: duckdb.DuckDBPyConnection, query: EventQuery) -> int:
-        where, params = query.where()
-        key, version = (where, tuple(params)), self.version()
-        cached = self._totals.get(key)
-        if cached is not None and cached[0] == version:
-            return cached[1]
-        if len(self._totals) > _CACHED_TOTALS:
-            self._totals.clear()
-        total = query.count(cursor)
-        self._totals[key] = (version, total)
-        return total
+        return await asyncio.get_running_loop().run_in_executor(self.database.executor, work)

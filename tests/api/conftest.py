@@ -15,6 +15,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from api.database import MINUTE_SQL, TALLIES, Database
 from api.main import create_app
 from cartsim.broker import free_port
 from cartsim.settings import Settings
@@ -54,6 +55,21 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def stored(data_dir: Path) -> list[dict[str, Any]]:
     """The module's events; its tests only read them."""
     return sink_events(data_dir)
+
+
+def assert_tallies_recount(database: Database) -> None:
+    """Every tally table holds exactly what counting the stored events gives."""
+    for table, keys in TALLIES.items():
+        columns = ", ".join(keys)
+        present = " AND ".join(f"{key} IS NOT NULL" for key in keys)
+        with database.session() as cursor:
+            tallied = cursor.execute(f"SELECT minute, {columns}, events FROM {table} ORDER BY ALL")
+            rows = tallied.fetchall()
+            recounted = cursor.execute(
+                f"SELECT {MINUTE_SQL} AS minute, {columns}, count(*) FROM events "
+                f"WHERE {present} GROUP BY ALL ORDER BY ALL"
+            ).fetchall()
+        assert rows == recounted, table
 
 
 def api_settings(data_dir: Path, **overrides: Any) -> Settings:

@@ -17,6 +17,7 @@ from cartsim.storage import Layout
 from producer.catalog import load_catalog
 from producer.journeys import events
 from stream_processors.sink import SegmentSink
+from tests.api.conftest import assert_tallies_recount
 
 
 @pytest.fixture
@@ -37,7 +38,8 @@ def generated(layout: Layout) -> list[dict[str, Any]]:
 
 
 def stored_events(database: Database) -> list[dict[str, Any]]:
-    rows = database.cursor().execute("SELECT event FROM events").fetchall()
+    with database.session() as cursor:
+        rows = cursor.execute("SELECT event FROM events").fetchall()
     return [orjson.loads(row[0]) for row in rows]
 
 
@@ -69,6 +71,7 @@ def test_an_open_segment_is_followed_as_it_grows_and_across_its_rename(
         segment.path.stat()
     assert ingester.run_once().rows == 250
     assert sorted(stored_ids(database)) == sorted(e["event_id"] for e in generated[:250])
+    assert_tallies_recount(database)
 
 
 def test_deleted_segments_lose_their_rows_and_restarts_ingest_nothing_twice(
@@ -83,6 +86,7 @@ def test_deleted_segments_lose_their_rows_and_restarts_ingest_nothing_twice(
     doomed.path.unlink()
     assert Ingester(database, layout).run_once().rows == 200
     assert sorted(stored_ids(database)) == sorted(e["event_id"] for e in generated[0::2])
+    assert_tallies_recount(database)
 
 
 def test_unknown_keys_are_ignored_missing_optional_ones_are_null_and_bad_lines_left_out(
@@ -103,3 +107,26 @@ def test_unknown_keys_are_ignored_missing_optional_ones_are_null_and_bad_lines_l
     assert by_id[minimal["event_id"]]["city"] is None
     assert "loyalty_tier" not in by_id[extra["event_id"]]
     assert by_id[good["event_id"]] == good and list(by_id[good["event_id"]]) == list(good)
+
+
+def test_reopening_after_large_ingests_loses_and_repeats_nothing(
+    layout: Layout,
+    database: Database,
+    generated: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("api.ingest._REOPEN_AFTER_ROWS", 1)
+    monkeypatch.setattr("api.ingest._REOPEN_EVERY_S", 0.0)
+    reopened: list[bool] = []
+    reopen = database.reopen
+    monkeypatch.setattr(database, "reopen", lambda: reopened.append(True) or reopen())
+    sink = SegmentSink(layout, "feedf00d", max_bytes=1 << 30, max_age_s=3600)
+    ingester = Ingester(database, layout)
+    for first in range(0, 400, 100):
+        sink.write(records(generated[first : first + 100], first))
+        assert ingester.run_once().rows == first + 100
+    sink.close()
+    assert ingester.run_once().rows == 400
+    assert len(reopened) == 4  # after each pass that appended rows
+    assert sorted(stored_ids(database)) == sorted(e["event_id"] for e in generated)
+    assert_tallies_recount(database)

@@ -1,11 +1,15 @@
-"""The two ways a page is read (through an index and sorted here, or ranked by DuckDB) agree."""
+"""Pages found through the tallies or an index equal a plain ranking of every match."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from api.database import Database
@@ -13,41 +17,151 @@ from api.ingest import Ingester
 from api.queries import EventQuery
 from api.schemas import EventPage
 from cartsim.storage import Layout
-from tests.api.conftest import sink_events
+from producer.catalog import load_catalog
+from producer.journeys import events
+from stream_processors.sink import SegmentSink
+from tests.api.conftest import assert_tallies_recount
+
+VIETNAM = timezone(timedelta(hours=7))
+COUNT = 1500
+BASE_MS = 1_765_000_000_000  # on a minute boundary
+
+
+def spread(generated: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
+    """The events moved over about three hours, in time order, with runs of equal times (ties)
+    and some on minute boundaries, so pages cross minutes and break ties by insertion order."""
+    rng = random.Random(seed)
+    stamps = sorted(BASE_MS + rng.randrange(3 * 3_600_000) for _ in generated)
+    for index in range(0, len(stamps) - 3, 40):
+        stamps[index + 1 : index + 3] = [stamps[index]] * 2  # three events in the same ms
+    for index in range(5, len(stamps), 97):
+        stamps[index] -= stamps[index] % 60_000  # exactly on a minute
+    stamps.sort()
+    moved = []
+    for event, stamp in zip(generated, stamps, strict=True):
+        at = datetime.fromtimestamp(stamp / 1000, VIETNAM).isoformat(timespec="milliseconds")
+        moved.append({**event, "timestamp_unix": stamp, "timestamp": at})
+    return moved
 
 
 @pytest.fixture(scope="module")
-def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Database, list[Any]]]:
+def stored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Database, list[Any]]]:
+    """Events ingested in several passes (a closed segment whole, an open one batch by batch),
+    so the tallies are added to across batches and partitions."""
     root: Path = tmp_path_factory.mktemp("queries")
-    stored = sink_events(root, count=600)
-    database = Database(Layout(root).events_database)
-    Ingester(database, Layout(root)).run_once()
-    yield database, stored
+    layout = Layout(root).ensure()
+    generated = spread(
+        list(islice(events(seed=3, products=load_catalog(layout.products_path)), COUNT)), 9
+    )
+    database = Database(layout.events_database)
+    ingester = Ingester(database, layout)
+    closed = SegmentSink(layout, "feedf00d", max_bytes=1 << 30, max_age_s=3600)
+    closed.write((0, offset, orjson.dumps(e)) for offset, e in enumerate(generated[0::2]))
+    closed.close()
+    ingester.run_once()
+    growing = SegmentSink(layout, "feedf00d", max_bytes=1 << 30, max_age_s=3600)
+    odd = generated[1::2]
+    for first in range(0, len(odd), 150):
+        batch = odd[first : first + 150]
+        growing.write((1, first + i, orjson.dumps(e)) for i, e in enumerate(batch))
+        ingester.run_once()
+    growing.close()
+    assert ingester.run_once().rows == COUNT
+    yield database, generated
     database.close()
 
 
+_SQL = {
+    "event_type": "event_type = ?",
+    "source": "source = ?",
+    "device": "device = ?",
+    "start_ms": "timestamp_unix >= ?",
+    "end_ms": "timestamp_unix <= ?",
+    "customer_id": "customer_id = ?",
+    "product_id": "product_id = ?",
+    "session_id": "session_id = ?",
+}
+
+
+def ranked(database: Database, query: EventQuery) -> tuple[list[str], int]:
+    """The page and total by ranking every match: slow, and obviously right."""
+    used = {name: value for name, value in query.filters.items() if value is not None}
+    where = " AND ".join(_SQL[name] for name in used) or "true"
+    order = "ASC" if query.oldest_first else "DESC"
+    with database.session() as cursor:
+        rows = cursor.execute(
+            f"SELECT event FROM events WHERE {where} "
+            f"ORDER BY timestamp_unix {order}, rowid {order} LIMIT ? OFFSET ?",
+            [*used.values(), query.limit, query.offset],
+        ).fetchall()
+        counted = cursor.execute(f"SELECT count(*) FROM events WHERE {where}", [*used.values()])
+        total = counted.fetchone()
+    assert total is not None
+    return [orjson.loads(row[0])["event_id"] for row in rows], total[0]
+
+
+def served(database: Database, query: EventQuery) -> tuple[list[str], int]:
+    with database.session() as cursor:
+        body, total = query.run(cursor)
+    page = EventPage.model_validate_json(body)
+    assert page.total == total
+    return [item.event_id for item in page.items], total
+
+
+def filter_sets(generated: list[dict[str, Any]]) -> list[dict[str, object]]:
+    """Listings, date ranges with and without partial minutes, and every kind of id."""
+    some = generated[COUNT // 3]
+    minute = some["timestamp_unix"] - some["timestamp_unix"] % 60_000
+    return [
+        {},
+        {"event_type": "view_item"},
+        {"source": some["source"], "device": some["device"]},
+        {"start_ms": minute + 12_345},
+        {"end_ms": minute + 59_999},
+        {"start_ms": minute, "end_ms": minute + 3_600_000},
+        {"event_type": "view_item", "start_ms": minute + 1, "end_ms": minute + 7_200_001},
+        {"start_ms": minute + 100, "end_ms": minute + 30_000},  # within one minute
+        {"start_ms": minute + 30_000, "end_ms": minute + 90_000},  # across two partial minutes
+        {"start_ms": minute, "end_ms": minute - 1},  # nothing
+        {"product_id": next(e["product_id"] for e in generated if e["product_id"] is not None)},
+        {"customer_id": next(e["customer_id"] for e in generated if e["customer_id"])},
+        {"session_id": some["session_id"]},
+        {"event_type": "purchase", "product_id": None},  # None means any
+    ]
+
+
+@pytest.mark.parametrize("rank_whole", [0, 10**9], ids=["late-json", "json-ranked"])
 @pytest.mark.parametrize("oldest_first", [False, True])
-@pytest.mark.parametrize("offset", [0, 37, 599, 600])
-@pytest.mark.parametrize("filters", [{}, {"device": "mobile"}, {"event_type": "view_item"}])
-def test_ranked_and_indexed_pages_are_the_same(
-    database: tuple[Database, list[Any]],
-    filters: dict[str, object],
+@pytest.mark.parametrize(("offset", "limit"), [(0, 100), (37, 50), (700, 1000), (1499, 7)])
+@pytest.mark.parametrize("case", range(14))
+def test_pages_equal_a_plain_ranking(
+    stored: tuple[Database, list[Any]],
+    case: int,
     offset: int,
+    limit: int,
     oldest_first: bool,
+    rank_whole: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    db, _ = database
-    query = EventQuery(limit=50, offset=offset, filters=filters, oldest_first=oldest_first)
-    cursor = db.cursor()
-    assert query._top(cursor) == query._indexed(cursor)
+    """Both ways of reading a page's JSON (with the ranking, or after it) give the same page."""
+    monkeypatch.setattr("api.queries._RANK_WHOLE", rank_whole)
+    database, generated = stored
+    query = EventQuery(limit, offset, filter_sets(generated)[case], oldest_first)
+    assert served(database, query) == ranked(database, query)
 
 
-def test_a_page_counts_and_orders(database: tuple[Database, list[Any]]) -> None:
-    db, stored = database
-    query = EventQuery(limit=1000, offset=0, filters={"source": "website"})
-    cursor = db.cursor()
-    page = EventPage.model_validate_json(query.run(cursor, query.count(cursor)))
-    expected = [event for event in stored if event["source"] == "website"]
-    assert page.total == len(expected) == len(page.items) and page.next_offset is None
-    assert {item.event_id for item in page.items} == {event["event_id"] for event in expected}
-    stamps = [item.timestamp_unix for item in page.items]
-    assert stamps == sorted(stamps, reverse=True)
+def test_every_page_of_a_listing_together_is_every_match_once(
+    stored: tuple[Database, list[Any]],
+) -> None:
+    database, generated = stored
+    seen: list[str] = []
+    for offset in range(0, COUNT + 1, 64):
+        page, total = served(database, EventQuery(64, offset, {"device": "mobile"}))
+        seen.extend(page)
+    expected = [e for e in generated if e["device"] == "mobile"]
+    assert total == len(expected) == len(seen)
+    assert set(seen) == {e["event_id"] for e in expected}
+
+
+def test_the_tallies_equal_a_recount_of_the_events(stored: tuple[Database, list[Any]]) -> None:
+    assert_tallies_recount(stored[0])
