@@ -192,6 +192,21 @@ def test_a_batch_ends_at_now_and_differs_only_in_timestamps(
     assert orjson.loads(again[0][1])["timestamp_unix"] - stamps[0] == 86_400_123
 
 
+def test_timestamps_stay_right_across_local_midnight(products: tuple[Product, ...]) -> None:
+    from datetime import datetime
+
+    from producer.traffic import VIETNAM
+
+    before_midnight = int(datetime(2024, 11, 11, 23, 55, tzinfo=VIETNAM).timestamp() * 1000)
+    days = set()
+    for _, value in islice(steady(8, 5.0, products, now_ms=before_midnight), 4_000):
+        event = orjson.loads(value)
+        moment = datetime.fromisoformat(event["timestamp"])
+        assert round(moment.timestamp() * 1000) == event["timestamp_unix"]
+        days.add(moment.date().day)
+    assert days == {11, 12}
+
+
 def test_steady_mode_starts_now(products: tuple[Product, ...]) -> None:
     now = 1_750_000_000_000
     first = [
