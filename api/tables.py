@@ -4,7 +4,8 @@ Workers announce themselves in heartbeat files (`cartsim.registry`). Each answer
 partitions, and for the tables rebuilt from earlier logs' files; for every (log, partition) the
 answer that reached the highest offset wins, so a partition moving between workers, or history
 every worker reports, counts once. A background task keeps a merged snapshot fresh (every
-`refresh_s`), so /cart/statistics reads memory; /cart/abandoned asks the workers per request.
+`refresh_s`), so /cart/statistics reads memory; /cart/abandoned and date ranges ask the workers
+the snapshot found, per request.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,11 +65,16 @@ def merge_abandoned(answers: Iterable[Iterable[dict[str, Any]]], limit: int) -> 
 
 @dataclass
 class Snapshot:
-    """The merged tables as of `taken_ms` (wall clock), from `workers` live workers."""
+    """The merged tables as of `taken_ms` (wall clock), from `workers` live workers.
+
+    A snapshot never changes, so what is computed from it alone is computed once and kept in
+    `computed` (under the caller's own key) until the next refresh replaces the snapshot.
+    """
 
     partitions: list[Partition] = field(default_factory=list)
     workers: list[dict[str, Any]] = field(default_factory=list)
     taken_ms: int = 0
+    computed: dict[Hashable, Any] = field(default_factory=dict, repr=False)
 
     @property
     def clock_ms(self) -> int:
@@ -105,16 +111,18 @@ class TablesClient:
         )
         return self.snapshot
 
+    def _reachable(self) -> list[dict[str, Any]]:
+        """The workers that answered the last refresh (the heartbeat files are read there)."""
+        return [worker for worker in self.snapshot.workers if worker["reachable"]]
+
     async def minutes(self, start_ms: int, end_ms: int) -> list[dict[str, Any]]:
-        workers = await asyncio.to_thread(live_workers, self.layout)
         params = {"start_ms": start_ms, "end_ms": end_ms}
-        answers = await self._ask(workers, "/cartsim/minutes", params)
+        answers = await self._ask(self._reachable(), "/cartsim/minutes", params)
         return merge_minutes(a["minutes"] for a in answers if a is not None)
 
     async def abandoned(self, limit: int, idle_before_ms: int) -> list[dict[str, Any]]:
-        workers = await asyncio.to_thread(live_workers, self.layout)
         params = {"limit": limit, "idle_before_ms": idle_before_ms}
-        answers = await self._ask(workers, "/cartsim/abandoned", params)
+        answers = await self._ask(self._reachable(), "/cartsim/abandoned", params)
         return merge_abandoned((a["items"] for a in answers if a is not None), limit)
 
     async def _ask(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Response
 
 from api.deps import CatalogDep, SettingsDep, TablesDep
 from api.routes.paging import TimeRangeDep
@@ -17,10 +17,17 @@ from api.statistics import (
     window_counts,
 )
 from api.tables import Snapshot
+from cartsim.settings import Settings
+from producer.catalog import Product
 
 router = APIRouter(prefix="/cart", tags=["statistics"])
 
 _UNAVAILABLE = {503: {"model": Problem, "description": "No worker is running or answering."}}
+
+
+def _json(body: bytes) -> Response:
+    """The body as built from the model already: FastAPI would validate and encode it again."""
+    return Response(content=body, media_type="application/json")
 
 
 def _require_workers(snapshot: Snapshot) -> None:
@@ -37,7 +44,7 @@ async def get_statistics(
     settings: SettingsDep,
     dates: TimeRangeDep,
     top: Annotated[int, Query(ge=1, le=50, description="Products in each ranking.")] = 10,
-) -> Statistics:
+) -> Response:
     """Running counts, funnel, abandonment, revenue and top products, from the Faust tables.
 
     With `start_date` or `end_date`, `window` adds events by type in that range, from the
@@ -45,31 +52,39 @@ async def get_statistics(
     """
     snapshot = tables.snapshot
     _require_workers(snapshot)
-    result = statistics(
-        snapshot.partitions,
-        catalog,
-        settings.abandon_after_s,
-        top,
-        snapshot.taken_ms,
-        sum(worker["reachable"] for worker in snapshot.workers),
+    result, body = _running(snapshot, catalog, settings, top)
+    if dates.start_ms is None and dates.end_ms is None:
+        return _json(body)
+    retention_ms = int(settings.window_retention_s * 1000)
+    end = dates.end_ms if dates.end_ms is not None else snapshot.clock_ms
+    start = dates.start_ms if dates.start_ms is not None else snapshot.clock_ms - retention_ms
+    start = max(start, end - 31 * 86_400_000)  # a worker answers at most 32 days at a time
+    rows = await tables.minutes(start, end + 1) if end >= start else []
+    window = window_counts(
+        (r for r in rows if start <= r["minute"] * 60_000 + 59_999 and r["minute"] * 60_000 <= end),
+        dates.start_ms,
+        dates.end_ms,
+        settings.window_retention_s,
     )
-    if dates.start_ms is not None or dates.end_ms is not None:
-        retention_ms = int(settings.window_retention_s * 1000)
-        end = dates.end_ms if dates.end_ms is not None else snapshot.clock_ms
-        start = dates.start_ms if dates.start_ms is not None else snapshot.clock_ms - retention_ms
-        start = max(start, end - 31 * 86_400_000)  # a worker answers at most 32 days at a time
-        rows = await tables.minutes(start, end + 1) if end >= start else []
-        result.window = window_counts(
-            (
-                r
-                for r in rows
-                if start <= r["minute"] * 60_000 + 59_999 and r["minute"] * 60_000 <= end
-            ),
-            dates.start_ms,
-            dates.end_ms,
-            settings.window_retention_s,
+    return _json(result.model_copy(update={"window": window}).model_dump_json().encode())
+
+
+def _running(
+    snapshot: Snapshot, catalog: dict[int, Product], settings: Settings, top: int
+) -> tuple[Statistics, bytes]:
+    """The statistics of the running totals, and their JSON: once per snapshot and `top`."""
+    key = ("statistics", top)
+    if key not in snapshot.computed:
+        result = statistics(
+            snapshot.partitions,
+            catalog,
+            settings.abandon_after_s,
+            top,
+            snapshot.taken_ms,
+            sum(worker["reachable"] for worker in snapshot.workers),
         )
-    return result
+        snapshot.computed[key] = (result, result.model_dump_json().encode())
+    return snapshot.computed[key]
 
 
 @router.get("/abandoned", response_model=AbandonedPage, responses=_UNAVAILABLE)
@@ -79,7 +94,7 @@ async def get_abandoned(
     hours_threshold: Annotated[
         int, Query(ge=1, le=168, description="At least this many hours idle (event time).")
     ] = 1,
-) -> AbandonedPage:
+) -> Response:
     """Abandoned carts idle at least `hours_threshold` hours, most valuable first.
 
     Idle time is measured in event time, against the newest event the tables have seen, so a
@@ -90,4 +105,5 @@ async def get_abandoned(
     clock = snapshot.clock_ms
     items = await tables.abandoned(limit, clock - hours_threshold * 3_600_000)
     total = sum(partition["abandoned"] for partition in snapshot.partitions)
-    return abandoned_page(items, total, hours_threshold, limit, clock)
+    page = abandoned_page(items, total, hours_threshold, limit, clock)
+    return _json(page.model_dump_json().encode())

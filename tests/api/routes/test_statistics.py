@@ -10,6 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
+from api.routes.statistics import _running
+from api.tables import Snapshot
 from cartsim.settings import Settings
 from tests.conftest import Services, wait_until
 from tests.recount import recount
@@ -81,6 +83,11 @@ def test_statistics_equal_a_recount_of_the_files(pipeline: Services) -> None:
 def test_a_date_range_counts_events_from_the_minute_windows(pipeline: Services) -> None:
     everything = get(pipeline, "/cart/statistics", start_date="2000-01-01").json()
     assert everything["window"]["total_events"] == COUNT
+    running = get(pipeline, "/cart/statistics").json()
+    assert running["window"] is None
+    assert {k: v for k, v in everything.items() if k not in ("window", "freshness")} == {
+        k: v for k, v in running.items() if k not in ("window", "freshness")
+    }
     nothing = get(pipeline, "/cart/statistics", end_date="2001-01-01T00:00:00+07:00").json()
     assert nothing["window"]["total_events"] == 0
 
@@ -121,3 +128,22 @@ def test_without_a_worker_the_answer_is_503_with_the_reason(tmp_path: Path) -> N
             assert response.status_code == 503
             assert "cartsim worker" in response.json()["detail"]
         assert client.get("/health").json()["worker"]["status"] == "down"
+
+
+def test_the_running_statistics_are_computed_once_per_snapshot_and_top(tmp_path: Path) -> None:
+    totals = {
+        **{name: {} for name in ("event_type", "source", "device", "browser", "funnel")},
+        **{name: 0 for name in ("revenue_vnd", "orders", "cancelled_orders", "cancelled_vnd")},
+        "products": {"7": [3, 1, 0, 1, 90]},
+        "clock_ms": 1_765_000_000_000,
+        "o": 3,
+    }
+    partition = {"log": "feedf00d", "partition": 0, "totals": totals, "abandoned": 0}
+    snapshot = Snapshot([partition], [{"url": "http://x", "reachable": True}], 1_765_000_000_500)
+    settings = Settings(data_dir=tmp_path)
+    first = _running(snapshot, {}, settings, 5)
+    assert _running(snapshot, {}, settings, 5) is first
+    assert _running(snapshot, {}, settings, 6) is not first
+    refreshed = Snapshot(snapshot.partitions, snapshot.workers, snapshot.taken_ms + 250)
+    assert _running(refreshed, {}, settings, 5) is not first
+    assert first[0].top_products.by_views[0].product_id == 7
