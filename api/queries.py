@@ -134,7 +134,7 @@ class EventQuery:
         assert start is None or isinstance(start, int)
         assert end is None or isinstance(end, int)
         conditions, params = self._conditions()
-        table = "product_minutes" if "product_id" in used else "minute_tallies"
+        product = "product_id" in used  # product_minutes has one row per product and minute
         first = None if start is None else -(-start // MINUTE_MS)  # first whole minute
         last = None if end is None else (end + 1) // MINUTE_MS - 1  # last whole minute
         parts: list[str] = []
@@ -153,9 +153,11 @@ class EventQuery:
                 whole.append(f"minute >= {first:d}")
             if last is not None:
                 whole.append(f"minute <= {last:d}")
-            parts.append(
-                f"SELECT minute * {MINUTE_MS}, minute * {MINUTE_MS} + {MINUTE_MS - 1}, "
-                f"sum(events)::BIGINT FROM {table}{_where(whole)} GROUP BY minute"
+            parts.append(  # a minute's row comes without its last ms, made here: less to convert
+                f"SELECT minute, NULL, events FROM product_minutes{_where(whole)}"
+                if product
+                else "SELECT minute, NULL, sum(events)::BIGINT "
+                f"FROM minute_tallies{_where(whole)} GROUP BY minute"
             )
             values.extend(params)
             if first is not None and start is not None and start < first * MINUTE_MS:
@@ -163,7 +165,13 @@ class EventQuery:
             if last is not None and end is not None and (last + 1) * MINUTE_MS <= end:
                 counted((last + 1) * MINUTE_MS, end)
         rows = cursor.execute(" UNION ALL ".join(parts), values).fetchall()
-        return sorted(row for row in rows if row[2])
+        return sorted(
+            (low * MINUTE_MS, low * MINUTE_MS + MINUTE_MS - 1, n)
+            if high is None
+            else (low, high, n)
+            for low, high, n in rows
+            if n
+        )
 
 
 def _where(conditions: list[str]) -> str:
