@@ -40,12 +40,17 @@ class BatchingConsumer(driver.Consumer):
     """
 
     async def _drain_messages(self, fetcher: ServiceT) -> None:
+        """Faust's fetch loop, batched. A handler's exception ends it, which crashes the worker
+        (exit code 1, the reason logged) instead of leaving it alive and idle."""
         handlers = cast(App, self.app).batch_handlers
         read_offset = self._read_offset
         stopped = cast(Any, fetcher)._stopped.is_set
         handling: asyncio.Future[None] | None = None  # the previous fetch, still being handled
         while not (self._stopped.is_set() or stopped()):
             records, active = await self._wait_next_records(timeout=1.0)
+            if handling is not None and handling.done():
+                handling.result()  # a handler's exception surfaces here, even when idle
+                handling = None
             if not records or self.should_stop:
                 continue
             if not self.flow_active:  # fetched as a rebalance began: read them again later
