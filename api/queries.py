@@ -68,14 +68,15 @@ class EventQuery:
 
     def run(self, cursor: duckdb.DuckDBPyConnection) -> tuple[bytes, int]:
         """The page as `EventPage` JSON and the total of matching events (blocking)."""
-        cursor.execute("BEGIN TRANSACTION")
-        try:
-            if any(name in self._used() for name in _INDEXED):
-                events, total = self._indexed(cursor)
-            else:
-                events, total = self._tallied(cursor)
-        finally:
-            cursor.execute("COMMIT")
+        if any(name in self._used() for name in _FEW):
+            events, total = self._indexed(cursor)  # one statement: its own snapshot
+        else:
+            cursor.execute("BEGIN TRANSACTION")
+            try:
+                indexed = any(name in self._used() for name in _INDEXED)
+                events, total = self._indexed(cursor) if indexed else self._tallied(cursor)
+            finally:
+                cursor.execute("COMMIT")
         following = self.offset + len(events)
         envelope = orjson.dumps(
             {
