@@ -11,9 +11,10 @@ number and type; its body: product and cart fields); when its time comes the rec
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from itertools import islice
+from operator import itemgetter
 
 import orjson
 
@@ -48,6 +49,7 @@ _NO_PRODUCT = (
 _NO_QUANTITY = b'"quantity":null,"line_total_vnd":null,'
 _NO_EXTRAS = b'"search_query":null,"cart_total_vnd":null,"order_id":null,"payment_method":null,'
 _NULL = b"null"
+_AT = itemgetter(0)
 _CHECKOUT = b'"search_query":null,"cart_total_vnd":%d,"order_id":%s,"payment_method":%s,'
 _GUEST = b'"customer_id":null,"is_guest":true,'
 
@@ -138,47 +140,56 @@ class RecordEncoder:
         small tuples of shared fragments rather than as 500-byte records.
         """
         out: list[Record] = []
-        while len(out) < len(steps):
-            self._encode_day(steps, low, out)
+        start = 0
+        while start < len(steps):
+            first = steps[start][0]
+            local_day, since_midnight = divmod(low + first + OFFSET_MS, DAY_MS)
+            midnight = first - since_midnight  # in ms after `low`
+            end = bisect_left(steps, midnight + DAY_MS, start, key=_AT)
+            whole = start == 0 and end == len(steps)
+            out += self._encode_day(steps if whole else steps[start:end], low, local_day, midnight)
+            start = end
         return out
 
-    def _encode_day(self, steps: Sequence[Step], low: int, out: list[Record]) -> None:
-        """Append to `out` the records of the steps after it that fall on one local day."""
-        start = steps[len(out)][0]
-        local_day, since_midnight = divmod(low + start + OFFSET_MS, DAY_MS)
-        midnight = start - since_midnight  # in ms after `low`
+    def _encode_day(
+        self, steps: Sequence[Step], low: int, local_day: int, midnight: int
+    ) -> list[Record]:
+        """Records of steps that all fall on one local day, which starts `midnight` ms after `low`.
+
+        A comprehension, as its appends and one-element loops (plain assignments since Python
+        3.9) cost less than a loop's method calls.
+        """
         # Unix seconds at `second` after midnight: leads[(second + offset) // 10_000] followed by
         # _FOUR[(second + offset) % 10_000]; a day has 86,400 seconds, so ten leads suffice.
         lead, offset = divmod((low + midnight) // 1000, 10_000)
         leads = [b"%d" % (lead + step) for step in range(10)]
         day, clock, millis, four, three = self.day(local_day), _CLOCK, _MILLIS, _FOUR, _THREE
-        join, append = b"".join, out.append
-        for ms, head, body, (event_id, key, session, city) in islice(steps, len(out), None):
-            at = ms - midnight
-            if at >= DAY_MS:
-                return
-            second, milli = at // 1000, at % 1000
-            unix = second + offset
-            append(
-                (
-                    key,
-                    join(
-                        (
-                            event_id,
-                            head,
-                            day,
-                            clock[second],
-                            millis[milli],
-                            leads[unix // 10_000],
-                            four[unix % 10_000],
-                            three[milli],
-                            session,
-                            body,
-                            city,
-                        )
-                    ),
-                )
+        join = b"".join
+        return [
+            (
+                key,
+                join(
+                    (
+                        event_id,
+                        head,
+                        day,
+                        clock[second],
+                        millis[milli],
+                        leads[unix // 10_000],
+                        four[unix % 10_000],
+                        three[milli],
+                        session,
+                        body,
+                        city,
+                    )
+                ),
             )
+            for ms, head, body, (event_id, key, session, city) in steps
+            for since in [ms - midnight]
+            for second in [since // 1000]
+            for milli in [since % 1000]
+            for unix in [second + offset]
+        ]
 
 
 class Visitors:
