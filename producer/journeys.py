@@ -2,17 +2,17 @@
 
 One generator serves the three time modes; only the buckets of simulated time differ:
 
-- live and batch (`steady`): the clock starts "now" and sessions arrive at a steady event rate;
-  a warm-up before now fills the shop with sessions already in progress and is not emitted;
+- live (`steady`): the clock starts "now" and sessions arrive at a steady event rate; a warm-up
+  before now fills the shop with sessions already in progress and is not emitted;
+- batch (`batch`): exactly `count` events at a steady rate over a window that ends at now;
 - backfill (`backfill`): exactly `count` events spread over a historical range in proportion to
   the traffic profile (hour of day, weekday, sale days, Tết).
 
-Within a bucket the simulator draws sessions until the bucket's event budget is met, gives them
-sorted start times inside the bucket, and releases, in time order, every event that happens
-before the bucket ends: later sessions start later, so released events are final. Everything
-random comes from one `random.Random(seed)`, so a seed always gives the same records; in the
-steady modes only the timestamps move with "now".
-"""
+Within a bucket the simulator draws sessions until the bucket's event budget is met, each with a
+start time inside the bucket, and releases, in time order, every event that happens before the
+bucket ends: later buckets' sessions start later, so released events are final. Everything
+random comes from one `random.Random(seed)`, so a seed always gives the same records; in live
+and batch mode only the timestamps move with "now"."""
 
 from __future__ import annotations
 
@@ -106,7 +106,8 @@ def simulate(
     """Chunks of records in time order, sessions interleaved, one chunk per bucket.
 
     Events before `since_ms` are simulated but not released. A session that would run past
-    `until_ms` starts earlier (never before its bucket), so a backfill stays inside its range.
+    `until_ms` starts earlier (never before its bucket), or is squeezed if it is longer than the
+    room left, so a backfill or batch stays inside its range.
     Times are kept as milliseconds after the bucket's start: small ints, which CPython sorts
     and adds on its fast paths.
     """
