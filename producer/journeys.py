@@ -62,8 +62,9 @@ def new_seed() -> int:
 
 
 def _session_number(index: int, key: int) -> int:
-    """A bijection of the session counter (splitmix64's finaliser): unique, random-looking ids."""
-    z = ((index ^ key) * 0x9E3779B97F4A7C15) & _MASK
+    """A bijection of the session counter (splitmix64's finaliser on counter + key): unique,
+    random-looking ids."""
+    z = (index + key) & _MASK
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
     z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
     return z ^ (z >> 31)

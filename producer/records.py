@@ -224,6 +224,6 @@ class Visitors:
         return (
             b'{"event_id":"evt_' + session_hex,
             b"sess_" + session_hex,
-            b'"session_id":"sess_%s",%s%s' % (session_hex, who, platform),
+            b"".join((b'"session_id":"sess_', session_hex, b'",', who, platform)),
             city,
         )
