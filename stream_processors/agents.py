@@ -2,7 +2,8 @@
 
 The events topic is read in whole fetches (batches.py): each goes to the files (sink.py) and the
 tables (aggregate.py, state.py) concurrently, and is acknowledged, so its offsets may be
-committed, only after both; Faust flushes the tables' changelog records before it commits.
+committed, only once both are done: on disk, and the tables' changelog records stored by the
+broker (changelog.py).
 """
 
 from __future__ import annotations
@@ -139,7 +140,7 @@ async def close_files(sender: Any, **kwargs: Any) -> None:
 
 @faust_tables["totals"].on_recover
 async def index_recovered() -> None:
-    """Recovery restored our partitions' keys: index them before the agents resume."""
+    """Recovery restored our partitions' keys: index them before fetches are handled again."""
     owned = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.topic}
     runtime.state.recovered(owned)
 
