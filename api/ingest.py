@@ -215,7 +215,8 @@ class Ingester:
         if size == progress.ingested_bytes:
             return 0
         if not segment.is_open and progress.ingested_bytes == 0:
-            self._commit(cursor, progress, _rows_sql(segment.path, compressed=True), size)
+            with self.database.all_cores(cursor):
+                self._commit(cursor, progress, _rows_sql(segment.path, compressed=True), size)
             return 0
         for lines, end in whole_members(segment.path, progress.ingested_bytes):
             self.scratch.write_bytes(b"\n".join(lines) + b"\n")
