@@ -13,11 +13,11 @@ worker rebuilds that log's tables from them at start (`stream_processors/history
 aggregator as the live path, which the tests compare with a recount) and serves them on its web
 views as it would live ones; the API reads them as in production (its snapshot every 0.25 s for
 statistics, the worker per request for abandoned carts and date ranges). Pushing the events
-through the broker instead would take about half an hour at the measured worker throughput and
-build the same tables; a hand-made snapshot would skip the worker's views and the API's reading
-of them, which are part of what these requests cost. The event endpoints are measured before the
-worker starts, as before it was part of this bench; the idle worker then runs beside the API
-while the table endpoints are measured.
+through the embedded broker instead would build the same tables more slowly and hold every
+record in the broker's memory; a hand-made snapshot would skip the worker's views and the API's
+reading of them, which are part of what these requests cost. The event endpoints are measured
+before the worker starts, as they were before; the idle worker then runs beside the API while
+the table endpoints are measured.
 """
 
 from __future__ import annotations
