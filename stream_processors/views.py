@@ -71,15 +71,18 @@ def abandoned(sources: Sequence[Source], limit: int, idle_before_ms: int) -> dic
     found = []
     for source in sources:
         store = source.stores["abandoned"]
+        reached: dict[int, int] = {}  # partition -> offset its totals reached, parsed once
         taken = 0
         for sid in source.abandoned.most_valuable(idle_before_ms):
             raw = store.get(sid)
             if raw is None:
                 continue
             record = orjson.loads(raw)
-            totals = source.stores["totals"].get(totals_key(record["p"]))
-            reached = orjson.loads(totals)["o"] if totals else -1
-            found.append({**record, "log": source.log, "partition_offset": reached})
+            partition = record["p"]
+            if partition not in reached:
+                totals = source.stores["totals"].get(totals_key(partition))
+                reached[partition] = orjson.loads(totals)["o"] if totals else -1
+            found.append({**record, "log": source.log, "partition_offset": reached[partition]})
             taken += 1
             if taken == limit:
                 break
