@@ -15,9 +15,10 @@ the answer is exact. Faust's `producer_max_batch_size=1` gets the same by a requ
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.producer.message_accumulator import BatchBuilder
 
 Change = tuple[bytes, bytes | None]  # key, value (None deletes the key)
 BATCH_BYTES = 1 << 20
@@ -49,30 +50,22 @@ class ChangelogWriter:
         for (topic, partition), records in changes.items():
             if not records:
                 continue
-            for batch in self._batches(records[:-1]):
-                deliveries.append(await self._send(batch, topic, partition))
-            deliveries.append(await self._send([records[-1]], topic, partition))
+            builder = self.producer.create_batch()
+            for key, value in records[:-1]:
+                if builder.append(key=key, value=value, timestamp=None) is None:  # full
+                    deliveries.append(await self._send(builder, topic, partition))
+                    builder = self._starting_with(key, value)
+            if builder.record_count():
+                deliveries.append(await self._send(builder, topic, partition))
+            deliveries.append(await self._send(self._starting_with(*records[-1]), topic, partition))
         await asyncio.gather(*deliveries)
 
-    def _batches(self, records: Sequence[Change]) -> Iterable[list[Change]]:
-        """Split records so each batch stays under the producer's batch size."""
-        batch: list[Change] = []
-        size = 0
-        for key, value in records:
-            length = len(key) + (len(value) if value is not None else 0) + 32
-            if batch and size + length > BATCH_BYTES - 1024:
-                yield batch
-                batch, size = [], 0
-            batch.append((key, value))
-            size += length
-        if batch:
-            yield batch
-
-    async def _send(
-        self, records: list[Change], topic: str, partition: int
-    ) -> asyncio.Future[object]:
+    def _starting_with(self, key: bytes, value: bytes | None) -> BatchBuilder:
+        """A new batch with this record first (a record must fit in an empty batch)."""
         builder = self.producer.create_batch()
-        for key, value in records:
-            if builder.append(key=key, value=value, timestamp=None) is None:
-                raise ValueError(f"a changelog record of {len(value or b'')} B exceeds a batch")
+        if builder.append(key=key, value=value, timestamp=None) is None:
+            raise ValueError(f"a changelog record of {len(value or b'')} B exceeds a batch")
+        return builder
+
+    async def _send(self, builder: BatchBuilder, topic: str, partition: int) -> asyncio.Future:
         return await self.producer.send_batch(builder, topic, partition=partition)

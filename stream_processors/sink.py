@@ -106,7 +106,9 @@ class SegmentSink:
             manifest = self.layout.floors_path(self.log_id)
             kept = {**self._floors(), **{str(p): n for p, n in floors.items()}}
             temporary = manifest.with_suffix(".tmp")
-            temporary.write_bytes(orjson.dumps(kept))
+            with temporary.open("wb") as file:
+                file.write(orjson.dumps(kept))
+                os.fsync(file.fileno())
             os.replace(temporary, manifest)
             for segment in self.layout.segments():
                 if segment.log == self.log_id:
