@@ -5,7 +5,7 @@ partitions, and for the tables rebuilt from earlier logs' files; for every (log,
 answer that reached the highest offset wins, so a partition moving between workers, or history
 every worker reports, counts once. A background task keeps a merged snapshot fresh (every
 `refresh_s`), so /cart/statistics reads memory; /cart/abandoned and date ranges ask the workers
-the snapshot found, per request.
+the snapshot found, per request, and the workers sum a date range's minutes themselves.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import httpx
@@ -29,36 +30,49 @@ log = logging.getLogger(__name__)
 Partition = dict[str, Any]  # {"log", "partition", "totals", "abandoned"}
 
 
-def merge_partitions(answers: Iterable[Iterable[Partition]]) -> list[Partition]:
-    """One entry per (log, partition): the one whose totals reached the highest offset."""
-    best: dict[tuple[str, int], Partition] = {}
+def _freshest(
+    answers: Iterable[Iterable[dict[str, Any]]],
+    identity: Callable[[dict[str, Any]], Hashable],
+    offset: Callable[[dict[str, Any]], int],
+) -> dict[Hashable, dict[str, Any]]:
+    """Per identity, the entry whose partition reached the highest offset."""
+    best: dict[Hashable, dict[str, Any]] = {}
     for answer in answers:
         for entry in answer:
-            key = (entry["log"], entry["partition"])
-            if key not in best or entry["totals"]["o"] > best[key]["totals"]["o"]:
+            key = identity(entry)
+            if key not in best or offset(entry) > offset(best[key]):
                 best[key] = entry
+    return best
+
+
+def _log_partition(entry: dict[str, Any]) -> tuple[str, int]:
+    return entry["log"], entry["partition"]
+
+
+def merge_partitions(answers: Iterable[Iterable[Partition]]) -> list[Partition]:
+    """One entry per (log, partition): the one whose totals reached the highest offset."""
+    best = _freshest(answers, _log_partition, lambda e: e["totals"]["o"])
     return [best[key] for key in sorted(best)]
 
 
 def merge_minutes(answers: Iterable[Iterable[dict[str, Any]]]) -> list[dict[str, Any]]:
     """One row per (log, partition, minute): the one that took the most events."""
-    best: dict[tuple[str, int, int], dict[str, Any]] = {}
-    for answer in answers:
-        for row in answer:
-            key = (row["log"], row["partition"], row["minute"])
-            if key not in best or row["o"] > best[key]["o"]:
-                best[key] = row
+    best = _freshest(answers, lambda r: (r["log"], r["partition"], r["minute"]), itemgetter("o"))
     return list(best.values())
+
+
+def merge_window(answers: Iterable[Iterable[dict[str, Any]]]) -> dict[str, int]:
+    """Events by type over every (log, partition), each from its freshest answer."""
+    counts: dict[str, int] = {}
+    for entry in _freshest(answers, _log_partition, itemgetter("o")).values():
+        for kind, events in entry["counts"].items():
+            counts[kind] = counts.get(kind, 0) + events
+    return counts
 
 
 def merge_abandoned(answers: Iterable[Iterable[dict[str, Any]]], limit: int) -> list[dict]:
     """Most valuable first; a session two workers report is taken from the fresher one."""
-    best: dict[str, dict[str, Any]] = {}
-    for answer in answers:
-        for item in answer:
-            known = best.get(item["session_id"])
-            if known is None or item["partition_offset"] > known["partition_offset"]:
-                best[item["session_id"]] = item
+    best = _freshest(answers, itemgetter("session_id"), itemgetter("partition_offset"))
     ranked = sorted(best.values(), key=lambda i: (-i["cart_value_vnd"], i["session_id"]))
     return ranked[:limit]
 
@@ -119,6 +133,12 @@ class TablesClient:
         params = {"start_ms": start_ms, "end_ms": end_ms}
         answers = await self._ask(self._reachable(), "/cartsim/minutes", params)
         return merge_minutes(a["minutes"] for a in answers if a is not None)
+
+    async def window(self, start_ms: int, end_ms: int) -> dict[str, int]:
+        """Events by type in the minutes that overlap [start_ms, end_ms)."""
+        params = {"start_ms": start_ms, "end_ms": end_ms}
+        answers = await self._ask(self._reachable(), "/cartsim/window", params)
+        return merge_window(a["partitions"] for a in answers if a is not None)
 
     async def abandoned(self, limit: int, idle_before_ms: int) -> list[dict[str, Any]]:
         params = {"limit": limit, "idle_before_ms": idle_before_ms}

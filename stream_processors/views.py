@@ -65,6 +65,34 @@ def minutes(sources: Sequence[Source], start_ms: int, end_ms: int) -> dict[str, 
     return {"minutes": rows}
 
 
+def window(sources: Sequence[Source], start_ms: int, end_ms: int) -> dict[str, Any]:
+    """Events by type in the minutes that overlap [start_ms, end_ms), summed per (log,
+    partition), with the offset the partition's totals reached so a reader can prefer the
+    freshest owner: the answer stays small however long the range."""
+    partitions = []
+    for source in sources:
+        store, totals = source.stores["minutes"], source.stores["totals"]
+        for partition in sorted(source.partitions):
+            raw_totals = totals.get(totals_key(partition))
+            if not raw_totals:
+                continue
+            counts: dict[str, int] = {}
+            for minute in range(start_ms // MINUTE_MS, -(-end_ms // MINUTE_MS)):
+                raw = store.get(minute_key(partition, minute))
+                if raw:
+                    for kind, events in orjson.loads(raw)["counts"].items():
+                        counts[kind] = counts.get(kind, 0) + events
+            partitions.append(
+                {
+                    "log": source.log,
+                    "partition": partition,
+                    "o": orjson.loads(raw_totals)["o"],
+                    "counts": counts,
+                }
+            )
+    return {"partitions": partitions}
+
+
 def abandoned(sources: Sequence[Source], limit: int, idle_before_ms: int) -> dict[str, Any]:
     """The `limit` most valuable carts idle since `idle_before_ms`, with their partition's
     offset so a reader can prefer the freshest owner."""
@@ -72,8 +100,7 @@ def abandoned(sources: Sequence[Source], limit: int, idle_before_ms: int) -> dic
     for source in sources:
         store = source.stores["abandoned"]
         reached: dict[int, int] = {}  # partition -> offset its totals reached, parsed once
-        taken = 0
-        for sid in source.abandoned.most_valuable(idle_before_ms):
+        for sid in source.abandoned.most_valuable(idle_before_ms, limit):
             raw = store.get(sid)
             if raw is None:
                 continue
@@ -83,9 +110,6 @@ def abandoned(sources: Sequence[Source], limit: int, idle_before_ms: int) -> dic
                 totals = source.stores["totals"].get(totals_key(partition))
                 reached[partition] = orjson.loads(totals)["o"] if totals else -1
             found.append({**record, "log": source.log, "partition_offset": reached[partition]})
-            taken += 1
-            if taken == limit:
-                break
     items = heapq.nlargest(limit, found, key=lambda r: r["cart_value_vnd"])
     return {"items": items}
 
@@ -123,15 +147,28 @@ def register(
     async def state_view(web: View, request: Request) -> Response:
         return _json(web, state(sources()))
 
-    @app.page("/cartsim/minutes")
-    async def minutes_view(web: View, request: Request) -> Response:
+    def _range(request: Request) -> tuple[int, int] | str:
         try:
             start, end = _int(request, "start_ms", 0), _int(request, "end_ms", 0)
         except ValueError:
-            return web.error(400, "start_ms and end_ms must be integers")
+            return "start_ms and end_ms must be integers"
         if end - start > 32 * 24 * 60 * MINUTE_MS:
-            return web.error(400, "at most 32 days of minutes at a time")
-        return _json(web, minutes(sources(), start, end))
+            return "at most 32 days of minutes at a time"
+        return start, end
+
+    @app.page("/cartsim/minutes")
+    async def minutes_view(web: View, request: Request) -> Response:
+        span = _range(request)
+        if isinstance(span, str):
+            return web.error(400, span)
+        return _json(web, minutes(sources(), *span))
+
+    @app.page("/cartsim/window")
+    async def window_view(web: View, request: Request) -> Response:
+        span = _range(request)
+        if isinstance(span, str):
+            return web.error(400, span)
+        return _json(web, window(sources(), *span))
 
     @app.page("/cartsim/abandoned")
     async def abandoned_view(web: View, request: Request) -> Response:

@@ -59,13 +59,8 @@ async def get_statistics(
     end = dates.end_ms if dates.end_ms is not None else snapshot.clock_ms
     start = dates.start_ms if dates.start_ms is not None else snapshot.clock_ms - retention_ms
     start = max(start, end - 31 * 86_400_000)  # a worker answers at most 32 days at a time
-    rows = await tables.minutes(start, end + 1) if end >= start else []
-    window = window_counts(
-        (r for r in rows if start <= r["minute"] * 60_000 + 59_999 and r["minute"] * 60_000 <= end),
-        dates.start_ms,
-        dates.end_ms,
-        settings.window_retention_s,
-    )
+    counts = await tables.window(start, end + 1) if end >= start else {}
+    window = window_counts(counts, dates.start_ms, dates.end_ms, settings.window_retention_s)
     return _json(result.model_copy(update={"window": window}).model_dump_json().encode())
 
 

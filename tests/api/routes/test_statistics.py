@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -90,6 +92,24 @@ def test_a_date_range_counts_events_from_the_minute_windows(pipeline: Services) 
     }
     nothing = get(pipeline, "/cart/statistics", end_date="2001-01-01T00:00:00+07:00").json()
     assert nothing["window"]["total_events"] == 0
+
+
+def test_a_date_range_counts_the_minutes_it_overlaps(pipeline: Services) -> None:
+    minutes = recount(file_partitions(pipeline.data_dir)).minutes
+    held = sorted({minute for minute, _ in minutes})
+    first, last = held[len(held) // 3], held[2 * len(held) // 3]
+    start, end = (first * 60 + 30) * 1000, (last * 60 + 10) * 1000  # within the edge minutes
+    expected = Counter[str]()
+    for (minute, kind), events in minutes.items():
+        if first <= minute <= last:
+            expected[kind] += events
+    body = get(pipeline, "/cart/statistics", start_date=_iso(start), end_date=_iso(end)).json()
+    assert body["window"]["event_types"] == dict(expected.most_common())
+    assert 0 < body["window"]["total_events"] < COUNT
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat()
 
 
 def test_abandoned_carts_most_valuable_first(pipeline: Services) -> None:
