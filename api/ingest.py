@@ -41,6 +41,9 @@ _REOPEN_AFTER_ROWS = 100_000
 _REOPEN_EVERY_S = 10.0
 
 
+_KEPT = ", ".join(f'"{n}"' for n in INDEXED_FIELDS)
+
+
 def _json_type(kind: str) -> str:
     """Type DuckDB's JSON reader parses a column as; enums are read as text and cast after."""
     return kind if kind in ("BIGINT", "BOOLEAN") else "VARCHAR"
@@ -72,9 +75,8 @@ def _rows_sql(path: Path, compressed: bool) -> str:
         f"ignore_errors = true{', compression = ' + _quoted('gzip') if compressed else ''})"
     )
     packed = ", ".join(f'"{n}" := "{n}"' for n in EVENT_FIELDS)
-    kept = ", ".join(f'"{n}"' for n in INDEXED_FIELDS)
     return (
-        f"SELECT ?::INTEGER AS segment_id, {kept}, "
+        f"SELECT ?::INTEGER AS segment_id, {_KEPT}, "
         f"to_json(struct_pack({packed}))::VARCHAR AS event "
         f"FROM (SELECT {checked} FROM {source} WHERE {' AND '.join(checks)})"
     )
@@ -120,7 +122,8 @@ class IngestStatus:
 @dataclass
 class _Progress:
     segment_id: int
-    ingested_bytes: int
+    ingested_bytes: int  # of the segment's file
+    payload_bytes: int  # of its payload file
 
 
 class Ingester:
@@ -130,7 +133,12 @@ class Ingester:
         self.database = database
         self.layout = layout
         self.status = IngestStatus()
-        self.scratch = layout.api_dir / "ingest.jsonl"
+        self.scratch = layout.api_dir / "ingest.jsonl"  # new lines of an open segment
+        self.lines = layout.api_dir / "payload.jsonl"  # a batch's JSON, for its payload file
+        # each line exactly as stored: no header, no quoting or escaping (JSON has no newline)
+        self._lines_to = f"{_quoted(str(self.lines))} (FORMAT csv, HEADER false, QUOTE '', "
+        self._lines_to += "ESCAPE '', DELIMITER '\x1f')"
+        self._unreferenced: list[int] = []  # segment ids whose payload files are to be deleted
         self._known: dict[Identity, _Progress] | None = None
         self._lock = threading.Lock()
         self._appended = 0  # rows inserted since the database was (re)opened
@@ -141,6 +149,10 @@ class Ingester:
         with self._lock:
             with self.database.session() as cursor:
                 status = self._pass(cursor)
+            if self._unreferenced:
+                with self.database.exclusive():
+                    self.database.payloads.delete(self._unreferenced)
+                self._unreferenced.clear()
             waited = time.monotonic() - self._opened_at
             if self._appended >= _REOPEN_AFTER_ROWS and waited >= _REOPEN_EVERY_S:
                 self.database.reopen()
@@ -192,9 +204,11 @@ class Ingester:
     def _load(self, cursor: duckdb.DuckDBPyConnection) -> dict[Identity, _Progress]:
         if self._known is None:
             rows = cursor.execute(
-                "SELECT log, partition, first_offset, segment_id, ingested_bytes FROM segments"
+                "SELECT log, partition, first_offset, segment_id, ingested_bytes, payload_bytes "
+                "FROM segments"
             ).fetchall()
-            self._known = {(r[0], r[1], r[2]): _Progress(r[3], r[4]) for r in rows}
+            self._known = {(r[0], r[1], r[2]): _Progress(r[3], r[4], r[5]) for r in rows}
+            self.database.payloads.keep_only({p.segment_id for p in self._known.values()})
         return self._known
 
     def _ingest(
@@ -226,35 +240,56 @@ class Ingester:
     def _commit(
         self, cursor: duckdb.DuckDBPyConnection, progress: _Progress, rows: str, end: int
     ) -> None:
-        """Insert rows, add them to the tallies and advance the segment's byte count, in one
-        transaction; the rows are staged in a temporary table so they are read only once."""
+        """Insert rows, add them to the tallies and advance the segment's byte counts, in one
+        transaction; the rows are staged in a temporary table so they are read only once. Their
+        JSON goes to the segment's payload file first, durably, so a committed row's position
+        always holds its event."""
         cursor.execute("BEGIN TRANSACTION")
         try:
             cursor.execute(f"CREATE OR REPLACE TEMP TABLE batch AS {rows}", [progress.segment_id])
-            inserted = cursor.execute("INSERT INTO events SELECT * FROM batch").fetchone()
-            self._appended += inserted[0] if inserted else 0
+            staged = cursor.execute("SELECT coalesce(sum(strlen(event) + 1), 0) FROM batch")
+            size = (staged.fetchone() or (0,))[0]
+            cursor.execute(f"COPY (SELECT event FROM batch ORDER BY rowid) TO {self._lines_to}")
+            payloads = self.database.payloads.append(
+                progress.segment_id, progress.payload_bytes, self.lines
+            )
+            if payloads != progress.payload_bytes + size:
+                raise OSError(
+                    f"payload file of segment {progress.segment_id} has {payloads} "
+                    f"bytes, expected {progress.payload_bytes + size}"
+                )
+            # each row's position: where its line starts, the lines of the rows before it summed
+            inserted = cursor.execute(
+                f"INSERT INTO events SELECT segment_id, {_KEPT}, ? + sum(strlen(event) + 1) "
+                "OVER (ORDER BY rowid ROWS UNBOUNDED PRECEDING) - strlen(event) - 1 "
+                "FROM batch ORDER BY rowid",
+                [progress.payload_bytes],
+            ).fetchone()
+            count = inserted[0] if inserted else 0
+            self._appended += count
             for name in TALLIES:
                 cursor.execute(tally_sql(name, "batch"))
             cursor.execute("DROP TABLE batch")
             cursor.execute(
-                "UPDATE segments SET ingested_bytes = ?, ingested_rows = ingested_rows + ? "
-                "WHERE segment_id = ?",
-                [end, inserted[0] if inserted else 0, progress.segment_id],
+                "UPDATE segments SET ingested_bytes = ?, ingested_rows = ingested_rows + ?, "
+                "payload_bytes = ? WHERE segment_id = ?",
+                [end, count, payloads, progress.segment_id],
             )
             cursor.execute("COMMIT")
         except BaseException:
             cursor.execute("ROLLBACK")
             raise
         progress.ingested_bytes = end
+        progress.payload_bytes = payloads
 
     def _register(self, cursor: duckdb.DuckDBPyConnection, identity: Identity) -> _Progress:
         row = cursor.execute(
-            "INSERT INTO segments SELECT coalesce(max(segment_id), 0) + 1, ?, ?, ?, 0, 0 "
-            "FROM segments RETURNING segment_id",
+            "INSERT INTO segments VALUES (nextval('segment_ids'), ?, ?, ?, 0, 0, 0) "
+            "RETURNING segment_id",
             list(identity),
         ).fetchone()
         assert row is not None
-        return _Progress(row[0], 0)
+        return _Progress(row[0], 0, 0)
 
     def _forget(
         self,
@@ -272,3 +307,4 @@ class Ingester:
         cursor.execute("DELETE FROM events WHERE segment_id = ?", [progress.segment_id])
         cursor.execute("DELETE FROM segments WHERE segment_id = ?", [progress.segment_id])
         cursor.execute("COMMIT")
+        self._unreferenced.append(progress.segment_id)  # its file goes once no query runs

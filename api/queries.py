@@ -1,19 +1,21 @@
 """Pages of stored events, answered by DuckDB in the query threads and returned as JSON bytes.
 
 Each stored event is already the JSON of a valid `CartEvent` (the ingester checked and rebuilt
-it), so a page is those texts joined into the `EventPage` envelope the route declares; the event
-loop only hands bytes to the socket.
+it), so a page is those lines, read from the payload files (`api.payloads`) at the positions
+DuckDB gives, joined into the `EventPage` envelope the route declares; the event loop only hands
+bytes to the socket.
 
-A page is found in one of two ways, both inside one read transaction so its total and its items
-come from the same snapshot:
+A page's positions are found in one of two ways, each from one snapshot, so its total and its
+items agree:
 
-- A session or customer has at most a few hundred events: the ART index gives their row ids and
-  times (the count is their number) and the page is picked here. A customer's events lie all
-  over the table, so only the page's JSON is read after; a session's few are read at once.
+- A session or customer has at most a few hundred events: the ART index gives their times and
+  positions (the count is their number) and the page is picked here.
 - A listing or a product may match millions: the per-minute tallies give the exact total and say
   which minutes hold the page, so DuckDB ranks only the matches in those minutes (the timestamp
   zone maps skip the rest of the table) instead of every match. Partial minutes at the edges of
   a date range are counted from the events themselves.
+
+Ties in time keep insertion order (`rowid`), so paging is stable.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import duckdb
 import orjson
 
 from api.database import MINUTE_MS, Database
+from api.payloads import Ref
 
 #: filter name -> SQL condition with one parameter
 _CONDITIONS = {
@@ -36,10 +39,6 @@ _CONDITIONS = {
     "session_id": "session_id = ?",
 }
 _INDEXED = ("session_id", "customer_id")  # lookups answered through an ART index
-_FEW = ("session_id",)  # ... of which so few rows match that their JSON comes along
-#: Up to this many matches in a page's minutes DuckDB ranks them with their JSON; above, it ranks
-#: row ids and reads the JSON of the page's rows alone (JSON is the costly column to read).
-_RANK_WHOLE = 2048
 _ORDER = "ORDER BY timestamp_unix {0}, rowid {0}"  # ties in time keep insertion order
 
 
@@ -66,17 +65,17 @@ class EventQuery:
         used = [(n, v) for n, v in self._used().items() if n in _CONDITIONS]
         return [_CONDITIONS[n] for n, _ in used], [v for _, v in used]
 
-    def run(self, cursor: duckdb.DuckDBPyConnection) -> tuple[bytes, int]:
+    def run(self, database: Database, cursor: duckdb.DuckDBPyConnection) -> tuple[bytes, int]:
         """The page as `EventPage` JSON and the total of matching events (blocking)."""
-        if any(name in self._used() for name in _FEW):
-            events, total = self._indexed(cursor)  # one statement: its own snapshot
+        if any(name in self._used() for name in _INDEXED):
+            refs, total = self._indexed(cursor)  # one statement: its own snapshot
         else:
             cursor.execute("BEGIN TRANSACTION")
             try:
-                indexed = any(name in self._used() for name in _INDEXED)
-                events, total = self._indexed(cursor) if indexed else self._tallied(cursor)
+                refs, total = self._tallied(cursor)
             finally:
                 cursor.execute("COMMIT")
+        events = database.payloads.read(refs)
         following = self.offset + len(events)
         envelope = orjson.dumps(
             {
@@ -86,46 +85,35 @@ class EventQuery:
                 "next_offset": following if events and following < total else None,
             }
         )
-        return b'{"items":[' + ",".join(events).encode() + b"]," + envelope[1:], total
+        return b'{"items":[' + b",".join(events) + b"]," + envelope[1:], total
 
-    def _indexed(self, cursor: duckdb.DuckDBPyConnection) -> tuple[list[str], int]:
-        """Every match's row id and time through the index (DuckDB uses an ART index for a
-        selective equality, not under ORDER BY ... LIMIT), sorted here; then the page's JSON."""
+    def _indexed(self, cursor: duckdb.DuckDBPyConnection) -> tuple[list[Ref], int]:
+        """Every match's time and payload position through the index (DuckDB uses an ART index
+        for a selective equality, not under ORDER BY ... LIMIT), the page picked here."""
         conditions, params = self._conditions()
-        few = any(name in self._used() for name in _FEW)
         matches = cursor.execute(
-            f"SELECT rowid, timestamp_unix{', event' if few else ''} FROM events "
+            f"SELECT timestamp_unix, rowid, segment_id, payload FROM events "
             f"WHERE {' AND '.join(conditions)}",
             params,
         ).fetchall()
-        matches.sort(key=lambda row: (row[1], row[0]), reverse=not self.oldest_first)
+        matches.sort(reverse=not self.oldest_first)  # by time, ties in insertion order
         page = matches[self.offset : self.offset + self.limit]
-        if few:
-            return [row[2] for row in page], len(matches)
-        return _fetch(cursor, [row[0] for row in page]), len(matches)
+        return [(segment, payload) for _, _, segment, payload in page], len(matches)
 
-    def _tallied(self, cursor: duckdb.DuckDBPyConnection) -> tuple[list[str], int]:
+    def _tallied(self, cursor: duckdb.DuckDBPyConnection) -> tuple[list[Ref], int]:
         slices = self.slices(cursor)
         total = sum(matches for _, _, matches in slices)
         if self.offset >= total:
             return [], total
-        first_ms, last_ms, skip, matches = _window(
-            slices, self.offset, self.limit, self.oldest_first
-        )
+        first_ms, last_ms, skip = _window(slices, self.offset, self.limit, self.oldest_first)
         conditions, params = self._conditions()
         where = " AND ".join([*conditions, "timestamp_unix BETWEEN ? AND ?"])
         order = _ORDER.format("ASC" if self.oldest_first else "DESC")
-        ranked = f"FROM events WHERE {where} {order} LIMIT ? OFFSET ?"
-        values = [*params, first_ms, last_ms, self.limit, skip]
-        if matches <= _RANK_WHOLE:
-            rows = cursor.execute(f"SELECT event {ranked}", values).fetchall()
-        else:
-            rows = cursor.execute(
-                "SELECT event FROM events WHERE timestamp_unix BETWEEN ? AND ? "
-                f"AND rowid IN (SELECT rowid {ranked}) {order}",
-                [first_ms, last_ms, *values],
-            ).fetchall()
-        return [row[0] for row in rows], total
+        rows = cursor.execute(
+            f"SELECT segment_id, payload FROM events WHERE {where} {order} LIMIT ? OFFSET ?",
+            [*params, first_ms, last_ms, self.limit, skip],
+        ).fetchall()
+        return rows, total
 
     def slices(self, cursor: duckdb.DuckDBPyConnection) -> list[Slice]:
         """Matches per minute from the tallies, and exact counts of the partial minutes at the
@@ -181,9 +169,9 @@ def _where(conditions: list[str]) -> str:
 
 def _window(
     slices: list[Slice], offset: int, limit: int, oldest_first: bool
-) -> tuple[int, int, int, int]:
+) -> tuple[int, int, int]:
     """The time span of the slices that hold matches offset .. offset + limit - 1 in page
-    order, how many matches of that span come before the page, and how many it holds."""
+    order, and how many matches of that span come before the page."""
     ordered = slices if oldest_first else slices[::-1]
     seen = 0
     chosen: list[Slice] = []
@@ -196,19 +184,7 @@ def _window(
         seen += piece[2]
         if seen >= offset + limit:
             break
-    held = sum(p[2] for p in chosen)
-    return min(p[0] for p in chosen), max(p[1] for p in chosen), skip, held
-
-
-def _fetch(cursor: duckdb.DuckDBPyConnection, rowids: list[int]) -> list[str]:
-    """The JSON of these rows, in this order."""
-    if not rowids:
-        return []
-    rows = cursor.execute(
-        "SELECT rowid, event FROM events WHERE rowid IN (SELECT unnest(?::BIGINT[]))", [rowids]
-    ).fetchall()
-    found = dict(rows)
-    return [found[rowid] for rowid in rowids]
+    return min(p[0] for p in chosen), max(p[1] for p in chosen), skip
 
 
 class EventQueries:
@@ -222,6 +198,6 @@ class EventQueries:
 
         def work() -> tuple[bytes, int]:
             with self.database.session() as cursor:
-                return query.run(cursor)
+                return query.run(self.database, cursor)
 
         return await asyncio.get_running_loop().run_in_executor(self.database.executor, work)

@@ -6,8 +6,11 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import duckdb
+
 from api.database import TALLIES, Database
 from api.ingest import Ingester
+from api.payloads import Payloads
 from cartsim.storage import Layout
 from tests.api.conftest import assert_tallies_recount, sink_events
 
@@ -60,3 +63,32 @@ def test_a_reopen_waits_for_running_sessions_and_new_ones_wait_for_it(tmp_path: 
             assert cursor.execute("SELECT count(*) FROM events").fetchone() == (50,)
     finally:
         database.close()
+
+
+def test_a_database_of_an_older_format_is_rebuilt_from_the_files(tmp_path: Path) -> None:
+    layout = Layout(tmp_path)
+    sink_events(tmp_path, count=120)
+    layout.api_dir.mkdir(parents=True)
+    older = duckdb.connect(str(layout.events_database))  # the JSON was a column then
+    older.execute("CREATE TABLE events (segment_id INTEGER, event VARCHAR)")
+    older.execute("INSERT INTO events VALUES (1, '{}')")
+    older.close()
+    database = Database(layout.events_database)
+    try:
+        assert Ingester(database, layout).run_once().rows == 120
+        assert_tallies_recount(database)
+    finally:
+        database.close()
+
+
+def test_an_event_longer_than_one_read_comes_whole(tmp_path: Path) -> None:
+    payloads = Payloads(tmp_path / "payloads")
+    lines = [b'{"a": "' + b"x" * size + b'"}' for size in (10, 5000, 2041, 2042, 3)]
+    staged = tmp_path / "lines.jsonl"
+    staged.write_bytes(b"\n".join(lines[:2]) + b"\n")
+    assert payloads.append(7, 0, staged) == sum(len(line) + 1 for line in lines[:2])
+    staged.write_bytes(b"\n".join(lines[2:]) + b"\n")
+    end = payloads.append(7, len(lines[0]) + len(lines[1]) + 2, staged)
+    starts = [sum(len(line) + 1 for line in lines[:n]) for n in range(len(lines))]
+    assert end == starts[-1] + len(lines[-1]) + 1
+    assert payloads.read([(7, start) for start in reversed(starts)]) == lines[::-1]

@@ -39,8 +39,8 @@ def generated(layout: Layout) -> list[dict[str, Any]]:
 
 def stored_events(database: Database) -> list[dict[str, Any]]:
     with database.session() as cursor:
-        rows = cursor.execute("SELECT event FROM events").fetchall()
-    return [orjson.loads(row[0]) for row in rows]
+        rows = cursor.execute("SELECT segment_id, payload FROM events ORDER BY rowid").fetchall()
+    return [orjson.loads(event) for event in database.payloads.read(rows)]
 
 
 def stored_ids(database: Database) -> list[str]:
@@ -82,11 +82,36 @@ def test_deleted_segments_lose_their_rows_and_restarts_ingest_nothing_twice(
     sink.close()
     assert Ingester(database, layout).run_once().rows == 400
     assert Ingester(database, layout).run_once().rows == 400  # a restart reads its progress
+    assert len(payload_files(database)) == 2
     doomed = next(s for s in layout.segments() if s.partition == 1)
     doomed.path.unlink()
     assert Ingester(database, layout).run_once().rows == 200
     assert sorted(stored_ids(database)) == sorted(e["event_id"] for e in generated[0::2])
     assert_tallies_recount(database)
+    assert len(payload_files(database)) == 1  # the gone segment's events went with it
+
+
+def payload_files(database: Database) -> list[Path]:
+    return sorted(database.payloads.folder.glob("*.jsonl"))
+
+
+def test_payload_bytes_a_crash_left_uncommitted_are_cut_off(
+    layout: Layout, database: Database, generated: list[dict[str, Any]]
+) -> None:
+    sink = SegmentSink(layout, "feedf00d", max_bytes=1 << 30, max_age_s=3600)
+    sink.write(records(generated[:100], 0))
+    Ingester(database, layout).run_once()
+    (payloads,) = payload_files(database)
+    committed = payloads.stat().st_size
+    with payloads.open("ab") as file:  # written, then the process died before its commit
+        file.write(b'{"event_id": "never committed"}\n' * 3)
+    sink.write(records(generated[100:200], 100))
+    sink.close()
+    assert Ingester(database, layout).run_once().rows == 200  # a restart
+    assert stored_ids(database) == [e["event_id"] for e in generated[:200]]
+    with database.session() as cursor:
+        recorded = cursor.execute("SELECT payload_bytes FROM segments").fetchall()
+    assert recorded == [(payloads.stat().st_size,)] and recorded[0][0] > committed
 
 
 def test_unknown_keys_are_ignored_missing_optional_ones_are_null_and_bad_lines_left_out(
