@@ -15,31 +15,31 @@ from cartsim.settings import Settings
 from producer.catalog import Product
 
 
-def get_queries(request: Request) -> EventQueries:
+async def get_queries(request: Request) -> EventQueries:
     return request.app.state.queries
 
 
-def get_ingester(request: Request) -> Ingester:
+async def get_ingester(request: Request) -> Ingester:
     return request.app.state.ingester
 
 
-def get_generator(request: Request) -> Generator:
+async def get_generator(request: Request) -> Generator:
     return request.app.state.generator
 
 
-def get_broker_probe(request: Request) -> BrokerProbe:
+async def get_broker_probe(request: Request) -> BrokerProbe:
     return request.app.state.broker_probe
 
 
-def get_tables(request: Request) -> TablesClient:
+async def get_tables(request: Request) -> TablesClient:
     return request.app.state.tables
 
 
-def get_catalog(request: Request) -> dict[int, Product]:
+async def get_catalog(request: Request) -> dict[int, Product]:
     return request.app.state.catalog
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 

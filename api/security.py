@@ -17,7 +17,7 @@ _header = APIKeyHeader(
 )
 
 
-def require_api_key(
+async def require_api_key(
     request: Request, given: Annotated[str | None, Security(_header)] = None
 ) -> None:
     """Pass when no key is configured or the header matches it (compared in constant time)."""

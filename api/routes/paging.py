@@ -19,7 +19,7 @@ class Paging:
     offset: int
 
 
-def paging(
+async def paging(
     limit: Annotated[int, Query(ge=1, le=1000, description="Events per page.")] = 100,
     offset: Annotated[int, Query(ge=0, le=2**63 - 1, description="Events to skip.")] = 0,
 ) -> Paging:
@@ -53,7 +53,7 @@ class TimeRange:
 _DATE_HELP = "ISO 8601 date or date-time, with or without offset (naive: Asia/Ho_Chi_Minh)."
 
 
-def time_range(
+async def time_range(
     start_date: Annotated[
         datetime | None, Query(description=f"Earliest, inclusive. {_DATE_HELP}")
     ] = None,
