@@ -35,10 +35,6 @@ _INSERT_LINES = 200_000  # lines handed to DuckDB in one transaction
 _REQUIRED = ("event_id", "event_type", "timestamp", "timestamp_unix", "session_id")
 _REQUIRED += ("is_guest", "source", "device", "browser")
 _NON_NEGATIVE = ("product_price_vnd", "line_total_vnd", "cart_total_vnd")
-#: Reopen the database (see `Database`) once this many rows were appended since it was opened,
-#: at most every `_REOPEN_EVERY_S` seconds, so a fast stream does not pause queries often.
-_REOPEN_AFTER_ROWS = 100_000
-_REOPEN_EVERY_S = 10.0
 
 
 _KEPT = ", ".join(f'"{n}"' for n in INDEXED_FIELDS)
@@ -129,9 +125,19 @@ class _Progress:
 class Ingester:
     """Keeps the events table equal to the whole gzip members of the segments on disk."""
 
-    def __init__(self, database: Database, layout: Layout) -> None:
+    def __init__(
+        self,
+        database: Database,
+        layout: Layout,
+        reopen_after_rows: int = 100_000,
+        reopen_every_s: float = 10.0,
+    ) -> None:
+        """The database is reopened (see `Database`) once `reopen_after_rows` rows were appended
+        since it was opened, at most every `reopen_every_s` seconds."""
         self.database = database
         self.layout = layout
+        self.reopen_after_rows = reopen_after_rows
+        self.reopen_every_s = reopen_every_s
         self.status = IngestStatus()
         self.scratch = layout.api_dir / "ingest.jsonl"  # new lines of an open segment
         self.lines = layout.api_dir / "payload.jsonl"  # a batch's JSON, for its payload file
@@ -154,7 +160,7 @@ class Ingester:
                     self.database.payloads.delete(self._unreferenced)
                 self._unreferenced.clear()
             waited = time.monotonic() - self._opened_at
-            if self._appended >= _REOPEN_AFTER_ROWS and waited >= _REOPEN_EVERY_S:
+            if self._appended >= self.reopen_after_rows and waited >= self.reopen_every_s:
                 self.database.reopen()
                 self._appended = 0
                 self._opened_at = time.monotonic()

@@ -140,13 +140,11 @@ def test_reopening_after_large_ingests_loses_and_repeats_nothing(
     generated: list[dict[str, Any]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("api.ingest._REOPEN_AFTER_ROWS", 1)
-    monkeypatch.setattr("api.ingest._REOPEN_EVERY_S", 0.0)
     reopened: list[bool] = []
     reopen = database.reopen
     monkeypatch.setattr(database, "reopen", lambda: reopened.append(True) or reopen())
     sink = SegmentSink(layout, "feedf00d", max_bytes=1 << 30, max_age_s=3600)
-    ingester = Ingester(database, layout)
+    ingester = Ingester(database, layout, reopen_after_rows=1, reopen_every_s=0.0)
     for first in range(0, 400, 100):
         sink.write(records(generated[first : first + 100], first))
         assert ingester.run_once().rows == first + 100
