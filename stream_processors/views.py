@@ -17,6 +17,7 @@ import faust
 import orjson
 from faust.web import Request, Response, View
 
+from cartsim.events import EVENT_TYPES
 from stream_processors.aggregate import MINUTE_MS, minute_key, totals_key
 from stream_processors.state import AbandonedIndex
 
@@ -65,31 +66,71 @@ def minutes(sources: Sequence[Source], start_ms: int, end_ms: int) -> dict[str, 
     return {"minutes": rows}
 
 
-def window(sources: Sequence[Source], start_ms: int, end_ms: int) -> dict[str, Any]:
+class MinuteCounts:
+    """Each minute window's counts by event type, parsed once per stored value, as a tuple in
+    `EVENT_TYPES` order so a range is summed column by column in C (`zip`, `sum`): six hours of
+    four partitions' minutes took 3.4 ms parsed and summed per request, dicts at a time."""
+
+    _LIMIT = 200_000  # cached minutes; past it the cache starts over (expired minutes linger)
+
+    def __init__(self) -> None:
+        self._parsed: dict[tuple[str, bytes], tuple[bytes, tuple[int, ...], dict[str, int]]] = {}
+
+    def sum(self, source: Source, partition: int, start_ms: int, end_ms: int) -> dict[str, int]:
+        """Events by type in the partition's minutes that overlap [start_ms, end_ms)."""
+        store = source.stores["minutes"]
+        rows: list[tuple[int, ...]] = []
+        others: dict[str, int] = {}  # event types the model does not know, if a record had any
+        for minute in range(start_ms // MINUTE_MS, -(-end_ms // MINUTE_MS)):
+            key = minute_key(partition, minute)
+            raw = store.get(key)
+            if not raw:
+                continue
+            cached = self._parsed.get((source.log, key))
+            if cached is None or cached[0] is not raw:
+                cached = self._parse(raw)
+                if len(self._parsed) >= self._LIMIT:
+                    self._parsed.clear()
+                self._parsed[(source.log, key)] = cached
+            rows.append(cached[1])
+            for kind, events in cached[2].items():
+                others[kind] = others.get(kind, 0) + events
+        if not rows:
+            return others
+        columns = [sum(column) for column in zip(*rows, strict=True)]
+        known = {kind: n for kind, n in zip(EVENT_TYPES, columns, strict=True) if n}
+        return {**known, **others}
+
+    @staticmethod
+    def _parse(raw: bytes) -> tuple[bytes, tuple[int, ...], dict[str, int]]:
+        counts = orjson.loads(raw)["counts"]
+        known = tuple(counts.get(kind, 0) for kind in EVENT_TYPES)
+        return raw, known, {k: v for k, v in counts.items() if k not in _KNOWN}
+
+
+_KNOWN = frozenset(EVENT_TYPES)
+
+
+def window(
+    sources: Sequence[Source], start_ms: int, end_ms: int, counts: MinuteCounts
+) -> dict[str, Any]:
     """Events by type in the minutes that overlap [start_ms, end_ms), summed per (log,
     partition), with the offset the partition's totals reached so a reader can prefer the
     freshest owner: the answer stays small however long the range."""
     partitions = []
     for source in sources:
-        store, totals = source.stores["minutes"], source.stores["totals"]
+        totals = source.stores["totals"]
         for partition in sorted(source.partitions):
             raw_totals = totals.get(totals_key(partition))
-            if not raw_totals:
-                continue
-            counts: dict[str, int] = {}
-            for minute in range(start_ms // MINUTE_MS, -(-end_ms // MINUTE_MS)):
-                raw = store.get(minute_key(partition, minute))
-                if raw:
-                    for kind, events in orjson.loads(raw)["counts"].items():
-                        counts[kind] = counts.get(kind, 0) + events
-            partitions.append(
-                {
-                    "log": source.log,
-                    "partition": partition,
-                    "o": orjson.loads(raw_totals)["o"],
-                    "counts": counts,
-                }
-            )
+            if raw_totals:
+                partitions.append(
+                    {
+                        "log": source.log,
+                        "partition": partition,
+                        "o": orjson.loads(raw_totals)["o"],
+                        "counts": counts.sum(source, partition, start_ms, end_ms),
+                    }
+                )
     return {"partitions": partitions}
 
 
@@ -129,6 +170,7 @@ def register(
     clear: Callable[[dict[int, int]], Awaitable[dict[int, int]]],
 ) -> None:
     """Mount the views under /cartsim/ on the worker's web server."""
+    minute_counts = MinuteCounts()
 
     @app.page("/cartsim/replace")
     class ReplaceView(View):
@@ -168,7 +210,7 @@ def register(
         span = _range(request)
         if isinstance(span, str):
             return web.error(400, span)
-        return _json(web, window(sources(), *span))
+        return _json(web, window(sources(), *span, minute_counts))
 
     @app.page("/cartsim/abandoned")
     async def abandoned_view(web: View, request: Request) -> Response:
