@@ -4,8 +4,11 @@ For each segment identity (log, partition, first offset) the database remembers 
 it has ingested, in the same transaction as the rows, so a crash never ingests a batch twice.
 A pass reads only the whole gzip members past that point: an open segment is picked up batch by
 batch as it grows, and its rename to the closed name changes nothing (same identity, same
-bytes). Rows of segments that disappear are deleted. Closed segments never seen before are
-handed to DuckDB's own gzip JSON reader whole, which is the fast path for a large backlog.
+bytes). Rows of segments that disappear are deleted, and their payload files once no query
+runs. Closed segments never seen before are handed to DuckDB's own gzip JSON reader whole, which
+is the fast path for a large backlog. Each batch's events, checked and rebuilt as JSON, are
+appended to the segment's payload file (`api.payloads`) before the rows that point into it
+commit.
 
 A pass blocks (file I/O, decompression, DuckDB); `run_forever` runs each pass in a thread.
 """
@@ -35,8 +38,6 @@ _INSERT_LINES = 200_000  # lines handed to DuckDB in one transaction
 _REQUIRED = ("event_id", "event_type", "timestamp", "timestamp_unix", "session_id")
 _REQUIRED += ("is_guest", "source", "device", "browser")
 _NON_NEGATIVE = ("product_price_vnd", "line_total_vnd", "cart_total_vnd")
-
-
 _KEPT = ", ".join(f'"{n}"' for n in INDEXED_FIELDS)
 
 

@@ -24,6 +24,8 @@ _READ = 2048  # bytes read per event; longer lines are read on until their newli
 
 
 class Payloads:
+    """The folder of payload files, named by segment id (ids are never reused)."""
+
     def __init__(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.folder = folder
@@ -32,13 +34,19 @@ class Payloads:
         return self.folder / f"{segment_id}.jsonl"
 
     def append(self, segment_id: int, at: int, lines: Path) -> int:
-        """Put the JSON lines file `lines` (consumed) at byte `at` of the segment's file,
-        cutting off what lies beyond (uncommitted leftovers); durable on return. Returns the
-        file's new size."""
-        if at == 0:  # the segment's first batch: the lines file becomes its file
+        """Put the JSON lines file `lines` at byte `at` of the segment's file, cutting off what
+        lies beyond (uncommitted leftovers); durable on return. Returns the file's new size.
+
+        The segment's first batch is moved into place rather than copied."""
+        if at == 0:
             with lines.open("rb") as source:
                 os.fsync(source.fileno())
             os.replace(lines, self.path(segment_id))
+            descriptor = os.open(self.folder, os.O_RDONLY)  # make the new name durable too
+            try:
+                os.fsync(descriptor)
+            finally:
+                os.close(descriptor)
             return self.path(segment_id).stat().st_size
         with self.path(segment_id).open("ab") as target, lines.open("rb") as source:
             target.truncate(at)
