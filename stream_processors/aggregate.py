@@ -70,6 +70,11 @@ def totals_key(partition: int) -> bytes:
     return b"p%d" % partition
 
 
+def totals_partition(key: bytes) -> int:
+    """The partition a totals key is for (the inverse of `totals_key`)."""
+    return int(key[1:])
+
+
 def minute_key(partition: int, minute: int) -> bytes:
     return b"p%d:%d" % (partition, minute)
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from cartsim.storage import Layout, Segment, read_gzip_members
-from stream_processors.aggregate import Aggregator, Rules
+from stream_processors.aggregate import Aggregator, Rules, totals_partition
 from stream_processors.state import TABLE_NAMES, AbandonedIndex
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ class LogTables:
 
     @property
     def partitions(self) -> set[int]:
-        return {orjson.loads(raw)["p"] for raw in self.stores["totals"].values()}
+        return {totals_partition(key) for key in self.stores["totals"]}
 
 
 def rebuild(layout: Layout, current_log: str, rules: Rules) -> list[LogTables]:

@@ -12,7 +12,7 @@ import pytest
 from api.tables import merge_window
 from stream_processors.aggregate import MINUTE_MS, minute_key, totals_key
 from stream_processors.state import AbandonedIndex
-from stream_processors.views import MinuteCounts, abandoned, window
+from stream_processors.views import Parsed, abandoned, window
 
 KINDS = ("view_item", "add_to_cart", "purchase", "exit_page", "teleport")  # one unknown
 
@@ -50,7 +50,8 @@ def test_a_window_sums_every_minute_it_overlaps_per_partition() -> None:
     rng = random.Random(3)
     tables = Tables("log-a")
     expected = random_minutes(rng, tables, partitions=3, minutes=600)
-    counts = MinuteCounts()
+    parsed = Parsed()
+    offsets = {p: 1000 + p for p in range(3)}
     spans = [(0, 600 * MINUTE_MS), (90_500, 7_200_001), (59_999, 60_001), (5, 5)]
     for start_ms, end_ms in spans + spans:  # the second time from parsed minutes
         if (start_ms, end_ms) == spans[1]:  # a minute changes: its new value is read
@@ -58,9 +59,11 @@ def test_a_window_sums_every_minute_it_overlaps_per_partition() -> None:
             tables.stores["minutes"][key] = orjson.dumps({"o": 1, "counts": {"purchase": 7}})
             expected = {k: n for k, n in expected.items() if k[:2] != (1, 100)}
             expected[(1, 100, "purchase")] = 7
-        answer = window([tables], start_ms, end_ms, counts)["partitions"]
+            tables.stores["totals"][totals_key(1)] = orjson.dumps({"o": 5000})
+            offsets[1] = 5000
+        answer = window([tables], start_ms, end_ms, parsed)["partitions"]
         assert [(e["log"], e["partition"], e["o"]) for e in answer] == [
-            ("log-a", p, 1000 + p) for p in range(3)
+            ("log-a", p, offsets[p]) for p in range(3)
         ]
         first, last = start_ms // MINUTE_MS, -(-end_ms // MINUTE_MS)  # overlapped minutes
         for entry in answer:
@@ -120,7 +123,7 @@ def test_the_view_ranks_carts_of_every_source_by_value() -> None:
         sources[source].abandoned.put(b"s%d" % n, record)
     for source in sources:
         source.stores["totals"][totals_key(0)] = orjson.dumps({"o": 42})
-    items = abandoned(sources, limit=3, idle_before_ms=3)["items"]
+    items = abandoned(sources, limit=3, idle_before_ms=3, parsed=Parsed())["items"]
     assert [(i["session_id"], i["log"], i["partition_offset"]) for i in items] == [
         ("s1", "log-b", 42),
         ("s2", "log-a", 42),
