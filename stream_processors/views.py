@@ -83,10 +83,33 @@ class Parsed:
     def get(self, log: str, key: bytes, raw: bytes, parse: Callable[[bytes], T]) -> T:
         cached = self._parsed.get((log, key))
         if cached is None or cached[0] is not raw:
-            if len(self._parsed) >= self._LIMIT:
-                self._parsed.clear()
-            cached = self._parsed[(log, key)] = (raw, parse(raw))
+            cached = self._put(log, key, raw, parse)
         return cached[1]
+
+    def many(
+        self,
+        log: str,
+        store: MutableMapping[bytes, bytes],
+        keys: list[bytes],
+        parse: Callable[[bytes], T],
+    ) -> list[T]:
+        """The parsed values of the keys the store holds, in order: `get` for many keys without
+        a call per key (a six-hour range reads 1,440 minute values)."""
+        parsed = self._parsed
+        found = []
+        for key, raw in zip(keys, map(store.get, keys), strict=True):
+            if raw:
+                cached = parsed.get((log, key))
+                if cached is None or cached[0] is not raw:
+                    cached = self._put(log, key, raw, parse)
+                found.append(cached[1])
+        return found
+
+    def _put(self, log: str, key: bytes, raw: bytes, parse: Callable[[bytes], T]) -> tuple:
+        if len(self._parsed) >= self._LIMIT:
+            self._parsed.clear()
+        cached = self._parsed[(log, key)] = (raw, parse(raw))
+        return cached
 
     def offset(self, source: Source, partition: int) -> int:
         """The offset the partition's totals reached, -1 without totals."""
@@ -121,16 +144,14 @@ def window(sources: Sequence[Source], start_ms: int, end_ms: int, parsed: Parsed
             offset = parsed.offset(source, partition)
             if offset < 0:
                 continue
-            rows: list[tuple[int, ...]] = []
+            minutes = range(start_ms // MINUTE_MS, -(-end_ms // MINUTE_MS))
+            keys = [minute_key(partition, minute) for minute in minutes]
+            values = parsed.many(source.log, store, keys, _minute_counts)
+            rows = [known for known, _ in values]
             counts: dict[str, int] = {}
-            for minute in range(start_ms // MINUTE_MS, -(-end_ms // MINUTE_MS)):
-                key = minute_key(partition, minute)
-                raw = store.get(key)
-                if raw:
-                    known, others = parsed.get(source.log, key, raw, _minute_counts)
-                    rows.append(known)
-                    for kind, events in others.items():
-                        counts[kind] = counts.get(kind, 0) + events
+            for _, others in values:
+                for kind, events in others.items():
+                    counts[kind] = counts.get(kind, 0) + events
             if rows:
                 columns = [sum(column) for column in zip(*rows, strict=True)]
                 counts |= {kind: n for kind, n in zip(EVENT_TYPES, columns, strict=True) if n}
