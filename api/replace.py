@@ -13,7 +13,7 @@ import asyncio
 import time
 from typing import Any
 
-import httpx
+import aiohttp
 
 from cartsim.errors import CartsimError
 from cartsim.kafka import high_watermarks
@@ -41,18 +41,18 @@ async def replace_hook(settings: Settings) -> None:
     marks = await high_watermarks(settings.kafka_bootstrap, settings.topic, settings.partitions)
     workers = await announced_workers(Layout(settings.data_dir))
     cleared: set[int] = set()
-    async with httpx.AsyncClient(timeout=CLEAR_TIMEOUT_S) as client:
+    body = {"high_watermarks": {str(p): o for p, o in marks.items()}}
+    timeout = aiohttp.ClientTimeout(total=CLEAR_TIMEOUT_S)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
         for worker in workers:
             try:
-                response = await client.post(
-                    f"{worker['url']}/cartsim/replace",
-                    json={"high_watermarks": {str(p): o for p, o in marks.items()}},
-                )
-                response.raise_for_status()
-            except httpx.HTTPError as exc:
-                reason = f"worker {worker['url']} could not clear its data: {exc}"
+                async with session.post(f"{worker['url']}/cartsim/replace", json=body) as response:
+                    response.raise_for_status()
+                    answer = await response.json()
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                reason = f"worker {worker['url']} could not clear its data: {exc!r}"
                 raise CartsimError(reason) from exc
-            cleared.update(int(p) for p in response.json()["floors"])
+            cleared.update(int(p) for p in answer["floors"])
     missing = set(marks) - cleared
     if missing:
         raise CartsimError(
