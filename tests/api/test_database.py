@@ -4,14 +4,19 @@ between sessions."""
 from __future__ import annotations
 
 import threading
+from itertools import islice
 from pathlib import Path
 
 import duckdb
+import orjson
 
 from api.database import TALLIES, Database
 from api.ingest import Ingester
 from api.payloads import Payloads
 from cartsim.storage import Layout
+from producer.catalog import load_catalog
+from producer.journeys import events
+from stream_processors.sink import SegmentSink
 from tests.api.conftest import assert_tallies_recount, sink_events
 
 
@@ -92,3 +97,32 @@ def test_an_event_longer_than_one_read_comes_whole(tmp_path: Path) -> None:
     starts = [sum(len(line) + 1 for line in lines[:n]) for n in range(len(lines))]
     assert end == starts[-1] + len(lines[-1]) + 1
     assert payloads.read([(7, start) for start in reversed(starts)]) == lines[::-1]
+
+
+def test_a_reopen_clusters_the_product_tallies_and_they_stay_exact(tmp_path: Path) -> None:
+    layout = Layout(tmp_path)
+    sink_events(tmp_path, count=300)
+    database = Database(layout.events_database)
+    try:
+        ingester = Ingester(database, layout)
+        ingester.run_once()
+        with database.session() as cursor:
+            arrived = [
+                r[0] for r in cursor.execute("SELECT product_id FROM product_minutes").fetchall()
+            ]
+        assert arrived != sorted(arrived)  # rows came in time order
+        database.reopen()
+        with database.session() as cursor:
+            clustered = [
+                r[0] for r in cursor.execute("SELECT product_id FROM product_minutes").fetchall()
+            ]
+        assert clustered == sorted(arrived)
+        assert_tallies_recount(database)
+        later = list(islice(events(seed=4, products=load_catalog(layout.products_path)), 100))
+        sink = SegmentSink(layout, "feedf00e", max_bytes=1 << 20, max_age_s=3600)
+        sink.write((0, offset, orjson.dumps(event)) for offset, event in enumerate(later))
+        sink.close()
+        ingester.run_once()  # upserts into the clustered table (same minutes, same products)
+        assert_tallies_recount(database)
+    finally:
+        database.close()
