@@ -5,9 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
+from fastapi import Response
 from pydantic import BaseModel, Field
 
 from cartsim.events import CartEvent
+
+
+class JSONBytes(Response):
+    """A body already encoded from these models: FastAPI would validate and encode it again."""
+
+    media_type = "application/json"
 
 
 class EventPage(BaseModel):

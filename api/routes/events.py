@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Path, Response
 from api.deps import QueriesDep
 from api.queries import EventQuery
 from api.routes.paging import PagingDep, TimeRangeDep
-from api.schemas import EventPage, Problem
+from api.schemas import EventPage, JSONBytes, Problem
 from cartsim.events import Device, EventType, Source
 
 router = APIRouter(prefix="/cart/events", tags=["events"])
@@ -17,10 +17,6 @@ router = APIRouter(prefix="/cart/events", tags=["events"])
 #: A customer or product id: a non-negative DuckDB BIGINT.
 NumericId = Annotated[int, Path(ge=0, le=2**63 - 1)]
 _NOT_FOUND = {404: {"model": Problem, "description": "No stored event has this id."}}
-
-
-def _json(body: bytes) -> Response:
-    return Response(content=body, media_type="application/json")
 
 
 @router.get("", response_model=EventPage)
@@ -41,7 +37,7 @@ async def list_events(
         "end_ms": dates.end_ms,
     }
     body, _ = await queries.page_json(EventQuery(paging.limit, paging.offset, filters))
-    return _json(body)
+    return JSONBytes(body)
 
 
 async def _lookup(
@@ -51,7 +47,7 @@ async def _lookup(
     body, total = await queries.page_json(query)
     if total == 0:
         raise HTTPException(404, f"no events for {key.removesuffix('_id')} {value}")
-    return _json(body)
+    return JSONBytes(body)
 
 
 @router.get("/customer/{customer_id}", response_model=EventPage, responses=_NOT_FOUND)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 
 from api.deps import CatalogDep, SettingsDep, TablesDep
 from api.routes.paging import TimeRangeDep
-from api.schemas import Problem
+from api.schemas import JSONBytes, Problem
 from api.statistics import (
     AbandonedPage,
     Statistics,
@@ -23,11 +23,6 @@ from producer.catalog import Product
 router = APIRouter(prefix="/cart", tags=["statistics"])
 
 _UNAVAILABLE = {503: {"model": Problem, "description": "No worker is running or answering."}}
-
-
-def _json(body: bytes) -> Response:
-    """The body as built from the model already: FastAPI would validate and encode it again."""
-    return Response(content=body, media_type="application/json")
 
 
 def _require_workers(snapshot: Snapshot) -> None:
@@ -54,14 +49,14 @@ async def get_statistics(
     _require_workers(snapshot)
     result, body = _running(snapshot, catalog, settings, top)
     if dates.start_ms is None and dates.end_ms is None:
-        return _json(body)
+        return JSONBytes(body)
     retention_ms = int(settings.window_retention_s * 1000)
     end = dates.end_ms if dates.end_ms is not None else snapshot.clock_ms
     start = dates.start_ms if dates.start_ms is not None else snapshot.clock_ms - retention_ms
     start = max(start, end - 31 * 86_400_000)  # a worker answers at most 32 days at a time
     counts = await tables.window(start, end + 1) if end >= start else {}
     window = window_counts(counts, dates.start_ms, dates.end_ms, settings.window_retention_s)
-    return _json(result.model_copy(update={"window": window}).model_dump_json().encode())
+    return JSONBytes(result.model_copy(update={"window": window}).model_dump_json().encode())
 
 
 def _running(
@@ -101,4 +96,4 @@ async def get_abandoned(
     items = await tables.abandoned(limit, clock - hours_threshold * 3_600_000)
     total = sum(partition["abandoned"] for partition in snapshot.partitions)
     page = abandoned_page(items, total, hours_threshold, limit, clock)
-    return _json(page.model_dump_json().encode())
+    return JSONBytes(page.model_dump_json().encode())
