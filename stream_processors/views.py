@@ -80,12 +80,6 @@ class Parsed:
         # by (log, key): keys differ across the tables read here (totals b"p3", minutes b"p3:7")
         self._parsed: dict[tuple[str, bytes], tuple[bytes, Any]] = {}
 
-    def get(self, log: str, key: bytes, raw: bytes, parse: Callable[[bytes], T]) -> T:
-        cached = self._parsed.get((log, key))
-        if cached is None or cached[0] is not raw:
-            cached = self._put(log, key, raw, parse)
-        return cached[1]
-
     def many(
         self,
         log: str,
@@ -93,32 +87,27 @@ class Parsed:
         keys: list[bytes],
         parse: Callable[[bytes], T],
     ) -> list[T]:
-        """The parsed values of the keys the store holds, in order: `get` for many keys without
-        a call per key (a six-hour range reads 1,440 minute values)."""
+        """The parsed values of the keys the store holds, in order, in one loop (a six-hour
+        range reads 1,440 minute values)."""
         parsed = self._parsed
         found = []
         for key, raw in zip(keys, map(store.get, keys), strict=True):
             if raw:
                 cached = parsed.get((log, key))
                 if cached is None or cached[0] is not raw:
-                    cached = self._put(log, key, raw, parse)
+                    if len(parsed) >= self._LIMIT:
+                        parsed.clear()
+                    cached = parsed[(log, key)] = (raw, parse(raw))
                 found.append(cached[1])
         return found
 
-    def _put(self, log: str, key: bytes, raw: bytes, parse: Callable[[bytes], T]) -> tuple:
-        if len(self._parsed) >= self._LIMIT:
-            self._parsed.clear()
-        cached = self._parsed[(log, key)] = (raw, parse(raw))
-        return cached
-
     def offset(self, source: Source, partition: int) -> int:
         """The offset the partition's totals reached, -1 without totals."""
-        key = totals_key(partition)
-        raw = source.stores["totals"].get(key)
-        return self.get(source.log, key, raw, _totals_offset) if raw else -1
+        found = self.many(source.log, source.stores["totals"], [totals_key(partition)], _offset)
+        return found[0] if found else -1
 
 
-def _totals_offset(raw: bytes) -> int:
+def _offset(raw: bytes) -> int:
     return orjson.loads(raw)["o"]
 
 
