@@ -12,6 +12,7 @@ COPY cartsim ./cartsim
 COPY producer ./producer
 COPY stream_processors ./stream_processors
 COPY api ./api
+COPY cli ./cli
 COPY schemas ./schemas
 RUN pip install --no-cache-dir --no-deps . && mkdir -p /data
 

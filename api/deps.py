@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from cartsim.api.health import BrokerProbe
+from cartsim.api.ingest import Ingester
+from cartsim.api.jobs import Generator
+from cartsim.api.queries import EventQueries
+from cartsim.api.tables import TablesClient
+from cartsim.producer.catalog import Product
 from fastapi import Depends, Request
 
-from api.health import BrokerProbe
-from api.ingest import Ingester
-from api.jobs import Generator
-from api.queries import EventQueries
-from api.tables import TablesClient
 from cartsim.settings import Settings
-from producer.catalog import Product
 
 
 async def get_queries(request: Request) -> EventQueries:

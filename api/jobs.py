@@ -17,16 +17,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
-from api.replace import replace_hook
-from api.schemas import GenerationStatus, JobState
+from cartsim.api.replace import replace_hook
+from cartsim.api.schemas import GenerationStatus, JobState
+from cartsim.producer.command import Plan
+from cartsim.producer.config import JourneyConfig
+from cartsim.producer.emit import emit
+from cartsim.producer.records import Record
+from cartsim.producer.targets import KafkaTarget
+
 from cartsim.errors import CartsimError
 from cartsim.kafka import ensure_topic
 from cartsim.settings import Settings
-from producer.command import Plan
-from producer.config import JourneyConfig
-from producer.emit import emit
-from producer.records import Record
-from producer.targets import KafkaTarget
 
 log = logging.getLogger(__name__)
 

@@ -7,22 +7,22 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+from cartsim.api.database import Database
+from cartsim.api.health import BrokerProbe
+from cartsim.api.ingest import Ingester
+from cartsim.api.jobs import Generator
+from cartsim.api.queries import EventQueries
+from cartsim.api.routes import events, generate, health, info, statistics
+from cartsim.api.tables import TablesClient
+from cartsim.producer.catalog import aload_catalog
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
-from api.database import Database
-from api.health import BrokerProbe
-from api.ingest import Ingester
-from api.jobs import Generator
-from api.queries import EventQueries
-from api.routes import events, generate, health, info, statistics
-from api.tables import TablesClient
 from cartsim import __version__
 from cartsim.errors import CartsimError
 from cartsim.settings import Settings, get_settings
 from cartsim.storage import Layout
-from producer.catalog import aload_catalog
 
 log = logging.getLogger(__name__)
 

@@ -25,9 +25,8 @@ from dataclasses import dataclass, field
 
 import duckdb
 import orjson
-
-from api.database import MINUTE_MS, Database
-from api.payloads import Ref
+from cartsim.api.database import MINUTE_MS, Database
+from cartsim.api.payloads import Ref
 
 #: filter name -> SQL condition with one parameter
 _CONDITIONS = {

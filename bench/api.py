@@ -37,14 +37,14 @@ from pathlib import Path
 
 import httpx
 import orjson
+from cartsim.api.jobs import simulated_records
+from cartsim.stream_processors.sink import SegmentSink
 
-from api.jobs import simulated_records
 from bench.results import Result
 from cartsim.broker import EmbeddedBroker, free_port
 from cartsim.processes import stop_process
 from cartsim.settings import Settings
 from cartsim.storage import Layout
-from stream_processors.sink import SegmentSink
 
 PARTITIONS = 4
 WRITE_BATCH = 50_000
@@ -106,7 +106,7 @@ def serve(root: Path, port: int) -> subprocess.Popen[bytes]:
     can wait under 50 clients (uvicorn's 5 s default drops pooled connections then)."""
     env = {**os.environ, "CARTSIM_DATA_DIR": str(root)}
     env.pop("CARTSIM_KAFKA_BOOTSTRAP", None)
-    command = ["uvicorn", "--factory", "api.main:create_app", "--timeout-keep-alive", "60"]
+    command = ["uvicorn", "--factory", "cartsim.api.main:create_app", "--timeout-keep-alive", "60"]
     with (root / "api.log").open("wb") as log:
         return subprocess.Popen(
             [sys.executable, "-m", *command, "--port", str(port), "--log-level", "warning"],
@@ -219,7 +219,7 @@ def start_worker(root: Path, bootstrap: str) -> subprocess.Popen[bytes]:
     }
     with (root / "worker.log").open("wb") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "cartsim", "worker", "--loglevel", "warning"],
+            [sys.executable, "-m", "cartsim.cli", "worker", "--loglevel", "warning"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -14,17 +14,18 @@ import time
 from collections.abc import Iterator
 from datetime import datetime
 
+from cartsim.producer.catalog import build_catalog
+from cartsim.producer.config import JourneyConfig
+from cartsim.producer.customers import customer_pools
+from cartsim.producer.emit import emit
+from cartsim.producer.journeys import backfill
+from cartsim.producer.records import Record
+from cartsim.producer.targets import KafkaTarget
+from cartsim.producer.traffic import VIETNAM
+
 from bench.results import Result
 from cartsim.broker import EmbeddedBroker
 from cartsim.kafka import ensure_topic
-from producer.catalog import build_catalog
-from producer.config import JourneyConfig
-from producer.customers import customer_pools
-from producer.emit import emit
-from producer.journeys import backfill
-from producer.records import Record
-from producer.targets import KafkaTarget
-from producer.traffic import VIETNAM
 
 START = datetime(2024, 11, 1, tzinfo=VIETNAM)
 END = datetime(2024, 12, 1, tzinfo=VIETNAM)

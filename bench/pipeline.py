@@ -28,20 +28,20 @@ from typing import Any
 
 import orjson
 from aiokafka.partitioner import murmur2
+from cartsim.api.tables import TablesClient
+from cartsim.producer.catalog import load_catalog
+from cartsim.producer.journeys import backfill
+from cartsim.producer.records import Record
+from cartsim.producer.targets import KafkaTarget
+from cartsim.producer.traffic import VIETNAM
+from cartsim.stream_processors.aggregate import Aggregator, Rules
 
-from api.tables import TablesClient
 from bench.results import Result
 from cartsim.broker import EmbeddedBroker, free_port
 from cartsim.kafka import ensure_topic
 from cartsim.processes import stop_process
 from cartsim.settings import Settings
 from cartsim.storage import Layout, read_gzip_members
-from producer.catalog import load_catalog
-from producer.journeys import backfill
-from producer.records import Record
-from producer.targets import KafkaTarget
-from producer.traffic import VIETNAM
-from stream_processors.aggregate import Aggregator, Rules
 
 PARTITIONS = 4
 SEND_CHUNK = 20_000
@@ -205,7 +205,7 @@ def end_to_end() -> list[Result]:
             }
             with log.open("wb") as output:
                 worker = subprocess.Popen(
-                    [sys.executable, "-m", "cartsim", "worker"],
+                    [sys.executable, "-m", "cartsim.cli", "worker"],
                     env=env,
                     stdin=subprocess.DEVNULL,
                     stdout=output,
@@ -286,8 +286,8 @@ def aggregator_alone() -> Result:
 
 def _generate() -> None:
     """Endless batch-mode event values on stdout, one a line (the memory child's feed)."""
-    from producer.config import JourneyConfig
-    from producer.journeys import steady
+    from cartsim.producer.config import JourneyConfig
+    from cartsim.producer.journeys import steady
 
     with tempfile.TemporaryDirectory(prefix="cartsim-bench-pipeline-") as temporary:
         products = load_catalog(Layout(Path(temporary)).products_path)

@@ -16,8 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import orjson
-
-from producer.product_lines import CATALOG_LINES
+from cartsim.producer.product_lines import CATALOG_LINES
 
 _BUILD_SEED = 20_240_101
 _PRICE_JITTER = 0.04

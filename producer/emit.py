@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol
 
-from producer.records import Record
+from cartsim.producer.records import Record
 
 
 class Sender(Protocol):

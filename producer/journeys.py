@@ -28,15 +28,14 @@ from operator import itemgetter
 from typing import Any
 
 import orjson
-
-from producer.catalog import Product
-from producer.config import JourneyConfig
-from producer.customers import customer_pools
-from producer.platforms import PLATFORMS
-from producer.queries import search_queries
-from producer.records import Record, RecordEncoder, Step, Visitors
-from producer.sessions import JourneyModel
-from producer.traffic import (
+from cartsim.producer.catalog import Product
+from cartsim.producer.config import JourneyConfig
+from cartsim.producer.customers import customer_pools
+from cartsim.producer.platforms import PLATFORMS
+from cartsim.producer.queries import search_queries
+from cartsim.producer.records import Record, RecordEncoder, Step, Visitors
+from cartsim.producer.sessions import JourneyModel
+from cartsim.producer.traffic import (
     Bucket,
     TrafficProfile,
     backfill_buckets,
@@ -221,9 +220,10 @@ def events(
     """Endless events as dicts at `batch_rate` from now, for tests and notebooks; the catalog
     defaults to the shop's."""
     if products is None:
+        from cartsim.producer.catalog import load_catalog
+
         from cartsim.settings import get_settings
         from cartsim.storage import Layout
-        from producer.catalog import load_catalog
 
         products = load_catalog(Layout(get_settings().data_dir).products_path)
     config = config or JourneyConfig()

@@ -7,8 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 import click
-
-from producer.traffic import VIETNAM
+from cartsim.producer.traffic import VIETNAM
 
 
 @dataclass(frozen=True)

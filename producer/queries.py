@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from producer.catalog import Product
+from cartsim.producer.catalog import Product
 
 _TERMS: dict[str, tuple[str, ...]] = {
     "laptops": ("laptop", "laptop gaming", "laptop văn phòng", "macbook", "laptop mỏng nhẹ"),

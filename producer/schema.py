@@ -1,6 +1,6 @@
 """The published JSON Schema of a cart event, generated from the one model in cartsim/events.py.
 
-`python -m producer.schema` rewrites schemas/cart_event.schema.json; a test fails when the
+`python -m cartsim.producer.schema` rewrites schemas/cart_event.schema.json; a test fails when the
 committed file and the model drift apart.
 """
 

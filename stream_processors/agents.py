@@ -14,17 +14,24 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
+from cartsim.stream_processors import history, views
+from cartsim.stream_processors.app import (
+    abandoned_topic,
+    app,
+    events_topic,
+    layout,
+    rules,
+    settings,
+)
+from cartsim.stream_processors.app import tables as faust_tables
+from cartsim.stream_processors.batches import Records
+from cartsim.stream_processors.changelog import Change, ChangelogWriter
+from cartsim.stream_processors.sink import SegmentSink
+from cartsim.stream_processors.state import WorkerState
 from faust.types import TP
 
 from cartsim import registry
 from cartsim.kafka import log_id
-from stream_processors import history, views
-from stream_processors.app import abandoned_topic, app, events_topic, layout, rules, settings
-from stream_processors.app import tables as faust_tables
-from stream_processors.batches import Records
-from stream_processors.changelog import Change, ChangelogWriter
-from stream_processors.sink import SegmentSink
-from stream_processors.state import WorkerState
 
 log = logging.getLogger(__name__)
 

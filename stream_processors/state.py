@@ -19,10 +19,9 @@ from typing import Any
 
 import faust
 import orjson
+from cartsim.stream_processors.aggregate import Aggregator, Rules, Write
+from cartsim.stream_processors.changelog import Change
 from sortedcontainers import SortedList
-
-from stream_processors.aggregate import Aggregator, Rules, Write
-from stream_processors.changelog import Change
 
 TABLE_NAMES = ("totals", "minutes", "sessions", "abandoned")
 _HELP = {

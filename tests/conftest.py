@@ -61,7 +61,7 @@ class Services:
     def start(self, *args: str, **env: str) -> subprocess.Popen[bytes]:
         with (self.tmp_path / f"{args[0]}-{len(self.processes)}.log").open("wb") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "cartsim", *args],
+                [sys.executable, "-m", "cartsim.cli", *args],
                 env={**self.env, "CARTSIM_WORKER_PORT": str(free_port()), **env},
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -72,7 +72,7 @@ class Services:
 
     def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "cartsim", *args],
+            [sys.executable, "-m", "cartsim.cli", *args],
             env=self.env,
             capture_output=True,
             text=True,

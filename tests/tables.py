@@ -7,7 +7,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from api.tables import TablesClient
+from cartsim.api.tables import TablesClient
+
 from cartsim.storage import Layout
 from tests.recount import Recount, recount
 from tests.stored import stored_by_partition

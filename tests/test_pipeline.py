@@ -104,7 +104,7 @@ def running_up(tmp_path: Path, port: int, **env: str) -> Iterator[subprocess.Pop
     }
     with (tmp_path / "up.log").open("wb") as log:
         up = subprocess.Popen(
-            [sys.executable, "-m", "cartsim", "up", "--port", str(port), "--rate", "200"],
+            [sys.executable, "-m", "cartsim.cli", "up", "--port", str(port), "--rate", "200"],
             env=environment,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from cartsim.api.deps import QueriesDep
+from cartsim.api.queries import EventQuery
+from cartsim.api.routes.paging import PagingDep, TimeRangeDep
+from cartsim.api.schemas import EventPage, JSONBytes, Problem
 from fastapi import APIRouter, HTTPException, Path, Response
 
-from api.deps import QueriesDep
-from api.queries import EventQuery
-from api.routes.paging import PagingDep, TimeRangeDep
-from api.schemas import EventPage, JSONBytes, Problem
 from cartsim.events import Device, EventType, Source
 
 router = APIRouter(prefix="/cart/events", tags=["events"])

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+from cartsim.api.deps import GeneratorDep
+from cartsim.api.jobs import JobBusyError
+from cartsim.api.schemas import GenerationStatus, Problem
+from cartsim.api.security import ApiKeyDep
+from cartsim.producer.journeys import new_seed
 from fastapi import APIRouter, HTTPException, Query
-
-from api.deps import GeneratorDep
-from api.jobs import JobBusyError
-from api.schemas import GenerationStatus, Problem
-from api.security import ApiKeyDep
-from producer.journeys import new_seed
 
 router = APIRouter(prefix="/cart/generate", tags=["generate"])
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from cartsim.api.schemas import ApiInfo
 from fastapi import APIRouter, Request
 
-from api.schemas import ApiInfo
 from cartsim import __version__
 from cartsim.events import DEVICES, EVENT_TYPES, SOURCES
 

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Response
-
-from api.deps import CatalogDep, SettingsDep, TablesDep
-from api.routes.paging import TimeRangeDep
-from api.schemas import JSONBytes, Problem
-from api.statistics import (
+from cartsim.api.deps import CatalogDep, SettingsDep, TablesDep
+from cartsim.api.routes.paging import TimeRangeDep
+from cartsim.api.schemas import JSONBytes, Problem
+from cartsim.api.statistics import (
     AbandonedPage,
     Statistics,
     abandoned_page,
     statistics,
     window_counts,
 )
-from api.tables import Snapshot
+from cartsim.api.tables import Snapshot
+from cartsim.producer.catalog import Product
+from fastapi import APIRouter, HTTPException, Query, Response
+
 from cartsim.settings import Settings
-from producer.catalog import Product
 
 router = APIRouter(prefix="/cart", tags=["statistics"])
 

@@ -12,17 +12,17 @@ from typing import Any
 import orjson
 import pytest
 import uvicorn
+from cartsim.api.database import MINUTE_SQL, TALLIES, Database
+from cartsim.api.main import create_app
+from cartsim.producer.catalog import load_catalog
+from cartsim.producer.journeys import events
+from cartsim.stream_processors.sink import SegmentSink
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.database import MINUTE_SQL, TALLIES, Database
-from api.main import create_app
 from cartsim.broker import free_port
 from cartsim.settings import Settings
 from cartsim.storage import Layout
-from producer.catalog import load_catalog
-from producer.journeys import events
-from stream_processors.sink import SegmentSink
 from tests.conftest import wait_until
 
 COUNT = 300

@@ -8,9 +8,14 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
-from producer import catalog
-from producer.catalog import Product, aload_catalog, build_catalog, load_catalog, retail_price
+from cartsim.producer import catalog
+from cartsim.producer.catalog import (
+    Product,
+    aload_catalog,
+    build_catalog,
+    load_catalog,
+    retail_price,
+)
 
 #: Plausible VND price bands per category (a shop's cheapest to dearest item).
 PRICE_BANDS = {

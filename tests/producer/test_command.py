@@ -14,7 +14,7 @@ import orjson
 def cartsim(*args: str, data_dir: Path) -> subprocess.CompletedProcess[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CARTSIM_")}
     return subprocess.run(
-        [sys.executable, "-m", "cartsim", "produce", *args],
+        [sys.executable, "-m", "cartsim.cli", "produce", *args],
         env={**env, "CARTSIM_DATA_DIR": str(data_dir)},
         capture_output=True,
         timeout=120,
@@ -59,9 +59,8 @@ def test_bad_options_are_one_error_and_a_non_zero_exit(tmp_path: Path) -> None:
 def test_progress_shows_only_on_a_terminal_with_a_count() -> None:
     import io
 
+    from cartsim.producer.command import progress_bar
     from rich.console import Console
-
-    from producer.command import progress_bar
 
     with progress_bar(Console(file=io.StringIO()), 100) as advance:
         assert advance is None
@@ -77,7 +76,7 @@ def test_progress_shows_only_on_a_terminal_with_a_count() -> None:
 
 def test_a_closed_stdout_or_bad_file_is_one_line(tmp_path: Path) -> None:
     reader = subprocess.Popen(
-        [sys.executable, "-m", "cartsim", "produce", "--to", "stdout", "--count", "200000"],
+        [sys.executable, "-m", "cartsim.cli", "produce", "--to", "stdout", "--count", "200000"],
         env={**os.environ, "CARTSIM_DATA_DIR": str(tmp_path)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -6,7 +6,7 @@ from collections import Counter
 from statistics import mean, median
 from typing import Any
 
-from producer.config import JourneyConfig
+from cartsim.producer.config import JourneyConfig
 
 Session = list[dict[str, Any]]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from producer.customers import customer_pools
+from cartsim.producer.customers import customer_pools
 
 
 def test_pools_are_stable_vietnamese_and_cached() -> None:

@@ -7,7 +7,7 @@ import itertools
 import time
 from collections.abc import Iterable
 
-from producer.emit import emit
+from cartsim.producer.emit import emit
 
 
 class Collect:

@@ -7,10 +7,10 @@ from typing import Any
 
 import orjson
 import pytest
+from cartsim.producer.catalog import Product
+from cartsim.producer.journeys import backfill, batch, events, steady
 
 from cartsim.events import PUBLIC_FIELDS, CartEvent
-from producer.catalog import Product
-from producer.journeys import backfill, batch, events, steady
 
 Session = list[dict[str, Any]]
 CHECKOUT_ORDER = ("begin_checkout", "add_shipping_info", "add_payment_info")
@@ -147,7 +147,7 @@ def test_a_seed_gives_byte_identical_backfills(
 def test_a_backfill_shorter_than_a_session_stays_in_range(products: tuple[Product, ...]) -> None:
     from datetime import datetime, timedelta
 
-    from producer.traffic import VIETNAM
+    from cartsim.producer.traffic import VIETNAM
 
     start = datetime(2024, 11, 11, 20, tzinfo=VIETNAM)
     for seconds in (1, 30):
@@ -195,7 +195,7 @@ def test_a_batch_ends_at_now_and_differs_only_in_timestamps(
 def test_timestamps_stay_right_across_local_midnight(products: tuple[Product, ...]) -> None:
     from datetime import datetime
 
-    from producer.traffic import VIETNAM
+    from cartsim.producer.traffic import VIETNAM
 
     before_midnight = int(datetime(2024, 11, 11, 23, 55, tzinfo=VIETNAM).timestamp() * 1000)
     days = set()

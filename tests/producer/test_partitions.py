@@ -5,8 +5,7 @@ from __future__ import annotations
 import random
 
 from aiokafka.partitioner import murmur2 as reference
-
-from producer.partitions import murmur2, partition_for
+from cartsim.producer.partitions import murmur2, partition_for
 
 
 def test_murmur2_matches_aiokafka_for_every_tail_length() -> None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-
-from producer.sampling import BITS, Table, quantiles, run_lengths
+from cartsim.producer.sampling import BITS, Table, quantiles, run_lengths
 
 
 def test_slots_follow_the_weights() -> None:

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import jsonschema
-
-from producer.schema import SCHEMA_PATH, schema_bytes
+from cartsim.producer.schema import SCHEMA_PATH, schema_bytes
 
 
 def test_the_committed_schema_is_the_generated_one() -> None:
-    assert SCHEMA_PATH.read_bytes() == schema_bytes(), "run: python -m producer.schema"
+    assert SCHEMA_PATH.read_bytes() == schema_bytes(), "run: python -m cartsim.producer.schema"
 
 
 def test_generated_events_validate_against_the_schema(stream: list[dict[str, Any]]) -> None:

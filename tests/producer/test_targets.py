@@ -9,9 +9,8 @@ from pathlib import Path
 
 import orjson
 import pytest
-
-from producer.catalog import Product
-from producer.targets import FileTarget, StdoutTarget
+from cartsim.producer.catalog import Product
+from cartsim.producer.targets import FileTarget, StdoutTarget
 
 RECORDS = [(b"sess_1", b'{"n":1}'), (b"sess_2", b'{"n":"\xc4\x91"}')]
 
@@ -49,10 +48,11 @@ def test_kafka_target_delivers_every_record_keyed_by_session(
 ) -> None:
     from itertools import islice
 
+    from cartsim.producer.journeys import steady
+    from cartsim.producer.targets import KafkaTarget
+
     from cartsim.broker import EmbeddedBroker
     from cartsim.kafka import ensure_topic
-    from producer.journeys import steady
-    from producer.targets import KafkaTarget
     from tests.topic import topic_event_ids
 
     records = list(islice(steady(4, 100.0, products, now_ms=1_700_000_000_000), 9_000))

@@ -7,13 +7,14 @@ from datetime import date, datetime
 from itertools import pairwise
 from typing import Any
 
-from producer.traffic import (
+from cartsim.producer.traffic import (
     VIETNAM,
     TrafficProfile,
     backfill_buckets,
     even_buckets,
     steady_buckets,
 )
+
 from tests.producer.conftest import COUNT, END, START
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from stream_processors.batches import App, Records
+from cartsim.stream_processors.batches import App, Records
 
 app = App(
     os.environ["TEST_APP_ID"],

@@ -8,11 +8,10 @@ from dataclasses import dataclass, field
 
 import orjson
 import pytest
-
-from api.tables import merge_window
-from stream_processors.aggregate import MINUTE_MS, minute_key, totals_key
-from stream_processors.state import AbandonedIndex
-from stream_processors.views import Parsed, abandoned, window
+from cartsim.api.tables import merge_window
+from cartsim.stream_processors.aggregate import MINUTE_MS, minute_key, totals_key
+from cartsim.stream_processors.state import AbandonedIndex
+from cartsim.stream_processors.views import Parsed, abandoned, window
 
 KINDS = ("view_item", "add_to_cart", "purchase", "exit_page", "teleport")  # one unknown
 

@@ -10,6 +10,7 @@ from datetime import datetime
 from types import FrameType
 
 import click
+from cartsim.producer.options import Destination, destination, moment
 from pydantic import ValidationError
 from rich.console import Console
 
@@ -18,7 +19,6 @@ from cartsim.errors import CartsimError
 from cartsim.kafka import ensure_topic
 from cartsim.processes import Supervisor
 from cartsim.settings import Settings, get_settings
-from producer.options import Destination, destination, moment
 
 console = Console(stderr=True, highlight=False)
 
@@ -71,14 +71,14 @@ def worker(loglevel: str) -> None:
 
     settings = get_settings()
     asyncio.run(_worker_topics(settings))
-    from stream_processors.agents import app
+    from cartsim.stream_processors.agents import app
 
     faust.Worker(app, loglevel=loglevel).execute_from_commandline()
 
 
 async def _worker_topics(settings: Settings) -> None:
     """Every topic the worker writes, ready before Faust starts producing to them."""
-    from stream_processors.state import TABLE_NAMES
+    from cartsim.stream_processors.state import TABLE_NAMES
 
     bootstrap = _bootstrap(settings)
     await ensure_topic(bootstrap, settings.topic, settings.partitions)
@@ -94,8 +94,7 @@ async def _worker_topics(settings: Settings) -> None:
 def api(host: str | None, port: int | None) -> None:
     """Serve the REST API with uvicorn."""
     import uvicorn
-
-    from api.main import create_app
+    from cartsim.api.main import create_app
 
     settings = get_settings()
     uvicorn.run(
@@ -128,9 +127,9 @@ def produce(
     end: datetime | None,
 ) -> None:
     """Simulate shoppers: --count N as a batch, live at --rate, or --count N over --start/--end."""
-    from producer.command import Plan
-    from producer.command import produce as run
-    from producer.journeys import new_seed
+    from cartsim.producer.command import Plan
+    from cartsim.producer.command import produce as run
+    from cartsim.producer.journeys import new_seed
 
     if (start is None) != (end is None) or (start is not None and count is None):
         raise click.UsageError("a backfill needs --start, --end and --count together")
@@ -163,7 +162,7 @@ def up(rate: float | None, port: int | None, host: str | None) -> None:
     host = host or settings.api_host
     signal.signal(signal.SIGTERM, _raise_stopped)
     supervisor = Supervisor()
-    command = [sys.executable, "-m", "cartsim"]
+    command = [sys.executable, "-m", "cartsim.cli"]
     try:
         if settings.kafka_bootstrap:
             bootstrap = settings.kafka_bootstrap

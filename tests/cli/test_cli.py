@@ -8,7 +8,7 @@ import sys
 def cartsim(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CARTSIM_")}
     return subprocess.run(
-        [sys.executable, "-m", "cartsim", *args],
+        [sys.executable, "-m", "cartsim.cli", *args],
         env={**clean, **env},
         capture_output=True,
         text=True,

@@ -1,3 +1,0 @@
-from cartsim.cli import main
-
-main()

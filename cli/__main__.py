@@ -1,0 +1,3 @@
+from cartsim.cli.commands import main
+
+main()
