@@ -17,8 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
-from cartsim.api.payloads import Payloads
 
+from cartsim.api.payloads import Payloads
 from cartsim.events import DEVICES, EVENT_TYPES, PAYMENT_METHODS, SOURCES
 
 log = logging.getLogger(__name__)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from fastapi import Depends, Request
+
 from cartsim.api.health import BrokerProbe
 from cartsim.api.ingest import Ingester
 from cartsim.api.jobs import Generator
 from cartsim.api.queries import EventQueries
 from cartsim.api.tables import TablesClient
 from cartsim.producer.catalog import Product
-from fastapi import Depends, Request
-
 from cartsim.settings import Settings
 
 

@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
+
 from cartsim.api.ingest import IngestStatus
 from cartsim.api.schemas import Component, Ingest, Storage
 from cartsim.api.tables import Snapshot
-
 from cartsim.storage import Layout
 
 BROKER_TIMEOUT_S = 2.0

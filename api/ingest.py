@@ -25,8 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
-from cartsim.api.database import EVENT_FIELDS, INDEXED_FIELDS, TALLIES, Database, tally_sql
 
+from cartsim.api.database import EVENT_FIELDS, INDEXED_FIELDS, TALLIES, Database, tally_sql
 from cartsim.storage import Layout, Segment, read_gzip_members
 
 log = logging.getLogger(__name__)

@@ -19,14 +19,13 @@ from typing import Literal
 
 from cartsim.api.replace import replace_hook
 from cartsim.api.schemas import GenerationStatus, JobState
+from cartsim.errors import CartsimError
+from cartsim.kafka import ensure_topic
 from cartsim.producer.command import Plan
 from cartsim.producer.config import JourneyConfig
 from cartsim.producer.emit import emit
 from cartsim.producer.records import Record
 from cartsim.producer.targets import KafkaTarget
-
-from cartsim.errors import CartsimError
-from cartsim.kafka import ensure_topic
 from cartsim.settings import Settings
 
 log = logging.getLogger(__name__)

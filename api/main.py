@@ -7,6 +7,11 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+
+from cartsim import __version__
 from cartsim.api.database import Database
 from cartsim.api.health import BrokerProbe
 from cartsim.api.ingest import Ingester
@@ -14,13 +19,8 @@ from cartsim.api.jobs import Generator
 from cartsim.api.queries import EventQueries
 from cartsim.api.routes import events, generate, health, info, statistics
 from cartsim.api.tables import TablesClient
-from cartsim.producer.catalog import aload_catalog
-from fastapi import FastAPI, Request
-from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
-
-from cartsim import __version__
 from cartsim.errors import CartsimError
+from cartsim.producer.catalog import aload_catalog
 from cartsim.settings import Settings, get_settings
 from cartsim.storage import Layout
 

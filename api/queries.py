@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 import orjson
+
 from cartsim.api.database import MINUTE_MS, Database
 from cartsim.api.payloads import Ref
 

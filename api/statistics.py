@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 from cartsim.api.routes.paging import VIETNAM
 from cartsim.api.tables import Partition
-from pydantic import BaseModel, Field
 
 _RANKINGS = {"by_views": 0, "by_adds": 1, "by_purchases": 3, "by_revenue": 4}
 

@@ -37,14 +37,14 @@ from pathlib import Path
 
 import httpx
 import orjson
-from cartsim.api.jobs import simulated_records
-from cartsim.stream_processors.sink import SegmentSink
 
 from bench.results import Result
+from cartsim.api.jobs import simulated_records
 from cartsim.broker import EmbeddedBroker, free_port
 from cartsim.processes import stop_process
 from cartsim.settings import Settings
 from cartsim.storage import Layout
+from cartsim.stream_processors.sink import SegmentSink
 
 PARTITIONS = 4
 WRITE_BATCH = 50_000

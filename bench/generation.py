@@ -14,6 +14,9 @@ import time
 from collections.abc import Iterator
 from datetime import datetime
 
+from bench.results import Result
+from cartsim.broker import EmbeddedBroker
+from cartsim.kafka import ensure_topic
 from cartsim.producer.catalog import build_catalog
 from cartsim.producer.config import JourneyConfig
 from cartsim.producer.customers import customer_pools
@@ -22,10 +25,6 @@ from cartsim.producer.journeys import backfill
 from cartsim.producer.records import Record
 from cartsim.producer.targets import KafkaTarget
 from cartsim.producer.traffic import VIETNAM
-
-from bench.results import Result
-from cartsim.broker import EmbeddedBroker
-from cartsim.kafka import ensure_topic
 
 START = datetime(2024, 11, 1, tzinfo=VIETNAM)
 END = datetime(2024, 12, 1, tzinfo=VIETNAM)

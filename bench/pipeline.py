@@ -28,20 +28,20 @@ from typing import Any
 
 import orjson
 from aiokafka.partitioner import murmur2
+
+from bench.results import Result
 from cartsim.api.tables import TablesClient
+from cartsim.broker import EmbeddedBroker, free_port
+from cartsim.kafka import ensure_topic
+from cartsim.processes import stop_process
 from cartsim.producer.catalog import load_catalog
 from cartsim.producer.journeys import backfill
 from cartsim.producer.records import Record
 from cartsim.producer.targets import KafkaTarget
 from cartsim.producer.traffic import VIETNAM
-from cartsim.stream_processors.aggregate import Aggregator, Rules
-
-from bench.results import Result
-from cartsim.broker import EmbeddedBroker, free_port
-from cartsim.kafka import ensure_topic
-from cartsim.processes import stop_process
 from cartsim.settings import Settings
 from cartsim.storage import Layout, read_gzip_members
+from cartsim.stream_processors.aggregate import Aggregator, Rules
 
 PARTITIONS = 4
 SEND_CHUNK = 20_000

@@ -10,7 +10,6 @@ from datetime import datetime
 from types import FrameType
 
 import click
-from cartsim.producer.options import Destination, destination, moment
 from pydantic import ValidationError
 from rich.console import Console
 
@@ -18,6 +17,7 @@ from cartsim.broker import EmbeddedBroker
 from cartsim.errors import CartsimError
 from cartsim.kafka import ensure_topic
 from cartsim.processes import Supervisor
+from cartsim.producer.options import Destination, destination, moment
 from cartsim.settings import Settings, get_settings
 
 console = Console(stderr=True, highlight=False)
@@ -94,6 +94,7 @@ async def _worker_topics(settings: Settings) -> None:
 def api(host: str | None, port: int | None) -> None:
     """Serve the REST API with uvicorn."""
     import uvicorn
+
     from cartsim.api.main import create_app
 
     settings = get_settings()

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import orjson
+
 from cartsim.producer.product_lines import CATALOG_LINES
 
 _BUILD_SEED = 20_240_101

@@ -9,13 +9,6 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-from cartsim.producer.catalog import load_catalog
-from cartsim.producer.config import JourneyConfig
-from cartsim.producer.emit import emit
-from cartsim.producer.journeys import backfill, batch, steady
-from cartsim.producer.options import Destination
-from cartsim.producer.records import Record
-from cartsim.producer.targets import FileTarget, KafkaTarget, StdoutTarget, Target
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -27,6 +20,13 @@ from rich.progress import (
 )
 
 from cartsim.kafka import ensure_topic
+from cartsim.producer.catalog import load_catalog
+from cartsim.producer.config import JourneyConfig
+from cartsim.producer.emit import emit
+from cartsim.producer.journeys import backfill, batch, steady
+from cartsim.producer.options import Destination
+from cartsim.producer.records import Record
+from cartsim.producer.targets import FileTarget, KafkaTarget, StdoutTarget, Target
 from cartsim.settings import Settings
 from cartsim.storage import Layout
 

@@ -28,6 +28,7 @@ from operator import itemgetter
 from typing import Any
 
 import orjson
+
 from cartsim.producer.catalog import Product
 from cartsim.producer.config import JourneyConfig
 from cartsim.producer.customers import customer_pools
@@ -221,7 +222,6 @@ def events(
     defaults to the shop's."""
     if products is None:
         from cartsim.producer.catalog import load_catalog
-
         from cartsim.settings import get_settings
         from cartsim.storage import Layout
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 import click
+
 from cartsim.producer.traffic import VIETNAM
 
 

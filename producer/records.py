@@ -17,13 +17,13 @@ from datetime import UTC, datetime
 from operator import itemgetter
 
 import orjson
+
+from cartsim.events import EVENT_TYPES
 from cartsim.producer.catalog import Product
 from cartsim.producer.customers import Customer
 from cartsim.producer.platforms import Platform
 from cartsim.producer.sampling import BITS, Table
 from cartsim.producer.traffic import DAY_MS, OFFSET_MS
-
-from cartsim.events import EVENT_TYPES
 
 Record = tuple[bytes, bytes]
 """(Kafka key: the session id, value: the JSON event)."""

@@ -18,12 +18,11 @@ import random
 from collections.abc import Callable, Sequence
 from statistics import NormalDist
 
+from cartsim.events import EVENT_TYPES
 from cartsim.producer.catalog import Product
 from cartsim.producer.config import JourneyConfig
 from cartsim.producer.records import RecordEncoder, Session, Step
 from cartsim.producer.sampling import BITS, Table, run_lengths
-
-from cartsim.events import EVENT_TYPES
 
 KIND = {name: index for index, name in enumerate(EVENT_TYPES)}
 VIEW, SEARCH, SCROLL = KIND["view_item"], KIND["search"], KIND["scroll"]

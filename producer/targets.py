@@ -19,9 +19,9 @@ from typing import BinaryIO, Self
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from aiokafka.producer.message_accumulator import BatchBuilder
-from cartsim.producer.partitions import partition_for
 
 from cartsim.errors import CartsimError, KafkaUnavailableError
+from cartsim.producer.partitions import partition_for
 
 _KNOWN_KEYS = 100_000
 #: Producers (connections) a Kafka target spreads its partitions over: aiokafka keeps one

@@ -14,6 +14,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
+from faust.types import TP
+
+from cartsim import registry
+from cartsim.kafka import log_id
 from cartsim.stream_processors import history, views
 from cartsim.stream_processors.app import (
     abandoned_topic,
@@ -28,10 +32,6 @@ from cartsim.stream_processors.batches import Records
 from cartsim.stream_processors.changelog import Change, ChangelogWriter
 from cartsim.stream_processors.sink import SegmentSink
 from cartsim.stream_processors.state import WorkerState
-from faust.types import TP
-
-from cartsim import registry
-from cartsim.kafka import log_id
 
 log = logging.getLogger(__name__)
 

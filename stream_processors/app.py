@@ -7,13 +7,13 @@ half the session timeout there, so a 2 s session makes a worker ready in about 2
 from __future__ import annotations
 
 import faust
-from cartsim.stream_processors.aggregate import Rules
-from cartsim.stream_processors.batches import App
-from cartsim.stream_processors.state import declare_tables
 
 from cartsim.errors import CartsimError
 from cartsim.settings import Settings, get_settings
 from cartsim.storage import Layout
+from cartsim.stream_processors.aggregate import Rules
+from cartsim.stream_processors.batches import App
+from cartsim.stream_processors.state import declare_tables
 
 
 def create_app(settings: Settings) -> App:

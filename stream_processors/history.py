@@ -16,10 +16,10 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 
 import orjson
-from cartsim.stream_processors.aggregate import Aggregator, Rules, totals_partition
-from cartsim.stream_processors.state import TABLE_NAMES, AbandonedIndex
 
 from cartsim.storage import Layout, Segment, read_gzip_members
+from cartsim.stream_processors.aggregate import Aggregator, Rules, totals_partition
+from cartsim.stream_processors.state import TABLE_NAMES, AbandonedIndex
 
 log = logging.getLogger(__name__)
 _CHUNK = 5000

@@ -19,9 +19,10 @@ from typing import Any
 
 import faust
 import orjson
+from sortedcontainers import SortedList
+
 from cartsim.stream_processors.aggregate import Aggregator, Rules, Write
 from cartsim.stream_processors.changelog import Change
-from sortedcontainers import SortedList
 
 TABLE_NAMES = ("totals", "minutes", "sessions", "abandoned")
 _HELP = {

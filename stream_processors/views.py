@@ -15,11 +15,11 @@ from typing import Any, Protocol, TypeVar
 
 import faust
 import orjson
-from cartsim.stream_processors.aggregate import MINUTE_MS, minute_key, totals_key
-from cartsim.stream_processors.state import AbandonedIndex
 from faust.web import Request, Response, View
 
 from cartsim.events import EVENT_TYPES
+from cartsim.stream_processors.aggregate import MINUTE_MS, minute_key, totals_key
+from cartsim.stream_processors.state import AbandonedIndex
 
 T = TypeVar("T")
 

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from cartsim.api.tables import TablesClient
-
 from cartsim.storage import Layout
 from tests.recount import Recount, recount
 from tests.stored import stored_by_partition

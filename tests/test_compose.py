@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from cartsim.cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent

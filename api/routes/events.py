@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from fastapi import APIRouter, HTTPException, Path, Response
+
 from cartsim.api.deps import QueriesDep
 from cartsim.api.queries import EventQuery
 from cartsim.api.routes.paging import PagingDep, TimeRangeDep
 from cartsim.api.schemas import EventPage, JSONBytes, Problem
-from fastapi import APIRouter, HTTPException, Path, Response
-
 from cartsim.events import Device, EventType, Source
 
 router = APIRouter(prefix="/cart/events", tags=["events"])

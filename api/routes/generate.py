@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+from fastapi import APIRouter, HTTPException, Query
+
 from cartsim.api.deps import GeneratorDep
 from cartsim.api.jobs import JobBusyError
 from cartsim.api.schemas import GenerationStatus, Problem
 from cartsim.api.security import ApiKeyDep
 from cartsim.producer.journeys import new_seed
-from fastapi import APIRouter, HTTPException, Query
 
 router = APIRouter(prefix="/cart/generate", tags=["generate"])
 

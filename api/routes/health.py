@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from fastapi import APIRouter
+
 from cartsim.api.deps import BrokerProbeDep, IngesterDep, SettingsDep, TablesDep
 from cartsim.api.health import storage_health, worker_health
 from cartsim.api.schemas import Health
-from fastapi import APIRouter
-
 from cartsim.storage import Layout
 
 router = APIRouter(tags=["info"])

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from cartsim.api.schemas import ApiInfo
 from fastapi import APIRouter, Request
 
 from cartsim import __version__
+from cartsim.api.schemas import ApiInfo
 from cartsim.events import DEVICES, EVENT_TYPES, SOURCES
 
 router = APIRouter(tags=["info"])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from fastapi import APIRouter, HTTPException, Query, Response
+
 from cartsim.api.deps import CatalogDep, SettingsDep, TablesDep
 from cartsim.api.routes.paging import TimeRangeDep
 from cartsim.api.schemas import JSONBytes, Problem
@@ -16,8 +18,6 @@ from cartsim.api.statistics import (
 )
 from cartsim.api.tables import Snapshot
 from cartsim.producer.catalog import Product
-from fastapi import APIRouter, HTTPException, Query, Response
-
 from cartsim.settings import Settings
 
 router = APIRouter(prefix="/cart", tags=["statistics"])

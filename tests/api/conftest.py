@@ -12,17 +12,17 @@ from typing import Any
 import orjson
 import pytest
 import uvicorn
-from cartsim.api.database import MINUTE_SQL, TALLIES, Database
-from cartsim.api.main import create_app
-from cartsim.producer.catalog import load_catalog
-from cartsim.producer.journeys import events
-from cartsim.stream_processors.sink import SegmentSink
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from cartsim.api.database import MINUTE_SQL, TALLIES, Database
+from cartsim.api.main import create_app
 from cartsim.broker import free_port
+from cartsim.producer.catalog import load_catalog
+from cartsim.producer.journeys import events
 from cartsim.settings import Settings
 from cartsim.storage import Layout
+from cartsim.stream_processors.sink import SegmentSink
 from tests.conftest import wait_until
 
 COUNT = 300

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import duckdb
 import orjson
+
 from cartsim.api.database import TALLIES, Database
 from cartsim.api.ingest import Ingester
 from cartsim.api.payloads import Payloads
 from cartsim.producer.catalog import load_catalog
 from cartsim.producer.journeys import events
-from cartsim.stream_processors.sink import SegmentSink
-
 from cartsim.storage import Layout
+from cartsim.stream_processors.sink import SegmentSink
 from tests.api.conftest import assert_tallies_recount, sink_events
 
 

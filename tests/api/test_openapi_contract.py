@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import httpx
 import schemathesis
-from cartsim.api.main import create_app
 from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -15,6 +14,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from cartsim.api.main import create_app
 from tests.api.conftest import ServedApi
 
 

@@ -11,15 +11,15 @@ from typing import Any
 
 import orjson
 import pytest
+
 from cartsim.api.database import Database
 from cartsim.api.ingest import Ingester
 from cartsim.api.queries import EventQuery
 from cartsim.api.schemas import EventPage
 from cartsim.producer.catalog import load_catalog
 from cartsim.producer.journeys import events
-from cartsim.stream_processors.sink import SegmentSink
-
 from cartsim.storage import Layout
+from cartsim.stream_processors.sink import SegmentSink
 from tests.api.conftest import assert_tallies_recount
 
 VIETNAM = timezone(timedelta(hours=7))

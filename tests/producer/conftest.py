@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 import pytest
+
 from cartsim.producer.catalog import Product, build_catalog
 from cartsim.producer.journeys import backfill
 from cartsim.producer.traffic import VIETNAM

@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+
 from cartsim.producer import catalog
 from cartsim.producer.catalog import (
     Product,

@@ -59,8 +59,9 @@ def test_bad_options_are_one_error_and_a_non_zero_exit(tmp_path: Path) -> None:
 def test_progress_shows_only_on_a_terminal_with_a_count() -> None:
     import io
 
-    from cartsim.producer.command import progress_bar
     from rich.console import Console
+
+    from cartsim.producer.command import progress_bar
 
     with progress_bar(Console(file=io.StringIO()), 100) as advance:
         assert advance is None

@@ -7,10 +7,10 @@ from typing import Any
 
 import orjson
 import pytest
-from cartsim.producer.catalog import Product
-from cartsim.producer.journeys import backfill, batch, events, steady
 
 from cartsim.events import PUBLIC_FIELDS, CartEvent
+from cartsim.producer.catalog import Product
+from cartsim.producer.journeys import backfill, batch, events, steady
 
 Session = list[dict[str, Any]]
 CHECKOUT_ORDER = ("begin_checkout", "add_shipping_info", "add_payment_info")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 from aiokafka.partitioner import murmur2 as reference
+
 from cartsim.producer.partitions import murmur2, partition_for
 
 

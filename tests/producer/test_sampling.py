@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+
 from cartsim.producer.sampling import BITS, Table, quantiles, run_lengths
 
 

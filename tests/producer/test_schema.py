@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import jsonschema
+
 from cartsim.producer.schema import SCHEMA_PATH, schema_bytes
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+
 from cartsim.producer.catalog import Product
 from cartsim.producer.targets import FileTarget, StdoutTarget
 
@@ -48,11 +49,10 @@ def test_kafka_target_delivers_every_record_keyed_by_session(
 ) -> None:
     from itertools import islice
 
-    from cartsim.producer.journeys import steady
-    from cartsim.producer.targets import KafkaTarget
-
     from cartsim.broker import EmbeddedBroker
     from cartsim.kafka import ensure_topic
+    from cartsim.producer.journeys import steady
+    from cartsim.producer.targets import KafkaTarget
     from tests.topic import topic_event_ids
 
     records = list(islice(steady(4, 100.0, products, now_ms=1_700_000_000_000), 9_000))

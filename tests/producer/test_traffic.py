@@ -14,7 +14,6 @@ from cartsim.producer.traffic import (
     even_buckets,
     steady_buckets,
 )
-
 from tests.producer.conftest import COUNT, END, START
 
 

@@ -10,10 +10,10 @@ from typing import Any
 import orjson
 import pytest
 from aiokafka.partitioner import murmur2
+
 from cartsim.producer.catalog import load_catalog
 from cartsim.producer.journeys import backfill
 from cartsim.stream_processors.aggregate import Aggregator, Rules, Write
-
 from tests.recount import Recount, recount
 
 PARTITIONS = 4

@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from cartsim.stream_processors.changelog import ChangelogWriter
 
 from cartsim.broker import EmbeddedBroker
 from cartsim.kafka import ensure_topic
+from cartsim.stream_processors.changelog import ChangelogWriter
 
 TOPIC = "table-changelog"
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import orjson
 import pytest
-from cartsim.stream_processors.sink import SegmentSink
 
 from cartsim.storage import Layout, Segment
+from cartsim.stream_processors.sink import SegmentSink
 from tests.stored import stored_events, stored_id_counts
 
 

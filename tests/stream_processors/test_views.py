@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import orjson
 import pytest
+
 from cartsim.api.tables import merge_window
 from cartsim.stream_processors.aggregate import MINUTE_MS, minute_key, totals_key
 from cartsim.stream_processors.state import AbandonedIndex

@@ -5,9 +5,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cartsim.api.main import create_app
 from fastapi.testclient import TestClient
 
+from cartsim.api.main import create_app
 from tests.api.conftest import api_settings
 from tests.conftest import Services, wait_until
 from tests.stalls import worker_on_tansu

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cartsim.api.main import create_app
 from fastapi.testclient import TestClient
 
+from cartsim.api.main import create_app
 from cartsim.broker import EmbeddedBroker, free_port
 from tests.api.conftest import api_settings
 from tests.stalls import worker_on_tansu

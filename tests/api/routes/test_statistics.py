@@ -9,11 +9,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
+
 from cartsim.api.main import create_app
 from cartsim.api.routes.statistics import _running
 from cartsim.api.tables import Snapshot
-from fastapi.testclient import TestClient
-
 from cartsim.settings import Settings
 from tests.conftest import Services, wait_until
 from tests.recount import recount
