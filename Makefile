@@ -4,7 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test lint bench clean
+TYPES := $(VENV)/typecheck
+# The folders that pyproject.toml maps into the cartsim namespace (api -> cartsim.api, ...).
+MAPPED := $(shell sed -n 's/^"cartsim\.\([a-z_]*\)" = .*/\1/p' pyproject.toml)
+
+.PHONY: up test lint typecheck bench clean
 
 up: $(STAMP)
 	$(BIN)/cartsim up
@@ -12,7 +16,16 @@ up: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(MAKE) --no-print-directory typecheck
 	$(BIN)/pytest
+
+# mypy cannot follow setuptools' editable-install import hook, so it reads the package through
+# links laid out as installed: cartsim/ with each mapped service folder inside it.
+typecheck: $(STAMP)
+	rm -rf $(TYPES) && mkdir -p $(TYPES)/cartsim
+	ln -s $(CURDIR)/cartsim/* $(TYPES)/cartsim/
+	$(foreach dir,$(MAPPED),ln -s $(CURDIR)/$(dir) $(TYPES)/cartsim/$(dir);)
+	MYPYPATH=$(TYPES) $(BIN)/mypy -p cartsim
 
 lint: $(STAMP)
 	$(BIN)/ruff check --fix .
@@ -30,4 +43,4 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

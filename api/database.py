@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import cast
 
 import duckdb
 
@@ -210,7 +211,10 @@ class Database:
         # A backlog is ingested with every core (`all_cores`). Integers are bit-packed as
         # frame-of-reference, not deltas: a lookup fetches single rows, and a delta-packed row
         # is decoded from its group's start (a customer's 661 rows took 4.9 ms against 2.6).
-        config = {"threads": 1, "force_bitpacking_mode": "for"}
+        config: dict[str, str | bool | int | float | list[str]] = {
+            "threads": 1,
+            "force_bitpacking_mode": "for",
+        }
         connection = duckdb.connect(str(self.path), config=config)
         if _older_format(connection):
             log.warning("%s is from an older version: rebuilt from the sink's files", self.path)
@@ -250,7 +254,7 @@ class Database:
             with self._gate:
                 self._cursors.append(cursor)
             return cursor
-        return held[1]
+        return cast(duckdb.DuckDBPyConnection, held[1])
 
     @contextlib.contextmanager
     def all_cores(self, cursor: duckdb.DuckDBPyConnection) -> Iterator[None]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import Depends, Request
 
@@ -16,31 +16,31 @@ from cartsim.settings import Settings
 
 
 async def get_queries(request: Request) -> EventQueries:
-    return request.app.state.queries
+    return cast("EventQueries", request.app.state.queries)
 
 
 async def get_ingester(request: Request) -> Ingester:
-    return request.app.state.ingester
+    return cast("Ingester", request.app.state.ingester)
 
 
 async def get_generator(request: Request) -> Generator:
-    return request.app.state.generator
+    return cast("Generator", request.app.state.generator)
 
 
 async def get_broker_probe(request: Request) -> BrokerProbe:
-    return request.app.state.broker_probe
+    return cast("BrokerProbe", request.app.state.broker_probe)
 
 
 async def get_tables(request: Request) -> TablesClient:
-    return request.app.state.tables
+    return cast("TablesClient", request.app.state.tables)
 
 
 async def get_catalog(request: Request) -> dict[int, Product]:
-    return request.app.state.catalog
+    return cast("dict[int, Product]", request.app.state.catalog)
 
 
 async def get_app_settings(request: Request) -> Settings:
-    return request.app.state.settings
+    return cast("Settings", request.app.state.settings)
 
 
 QueriesDep = Annotated[EventQueries, Depends(get_queries)]

@@ -35,7 +35,7 @@ Identity = tuple[str, int, int]  # log, partition, first offset
 
 _READ_WINDOW = 1 << 20  # bytes read at a time; keeps read_gzip_members' copies small
 _INSERT_LINES = 200_000  # lines handed to DuckDB in one transaction
-_REQUIRED = ("event_id", "event_type", "timestamp", "timestamp_unix", "session_id")
+_REQUIRED: tuple[str, ...] = ("event_id", "event_type", "timestamp", "timestamp_unix", "session_id")
 _REQUIRED += ("is_guest", "source", "device", "browser")
 _NON_NEGATIVE = ("product_price_vnd", "line_total_vnd", "cart_total_vnd")
 _KEPT = ", ".join(f'"{n}"' for n in INDEXED_FIELDS)

@@ -135,7 +135,7 @@ class Generator:
         async with KafkaTarget(settings.kafka_bootstrap, settings.topic) as target:
             while job.produced < job.total and not stop.is_set():
                 want = min(_CHUNK, job.total - job.produced)
-                chunk = await asyncio.to_thread(lambda n=want: list(itertools.islice(records, n)))
+                chunk = await asyncio.to_thread(list, itertools.islice(records, want))
                 if not chunk:
                     break
                 done = job.produced

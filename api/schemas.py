@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import Response
 from pydantic import BaseModel, Field
@@ -43,6 +43,10 @@ class Problem(BaseModel):
     """The body of every 4xx/5xx answer that is not a validation error."""
 
     detail: str
+
+
+# FastAPI's `responses=` argument: extra documented answers by status code.
+Responses = dict[int | str, dict[str, Any]]
 
 
 class Component(BaseModel):

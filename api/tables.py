@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import orjson
@@ -52,7 +52,7 @@ def _log_partition(entry: dict[str, Any]) -> tuple[str, int]:
 def merge_partitions(answers: Iterable[Iterable[Partition]]) -> list[Partition]:
     """One entry per (log, partition): the one whose totals reached the highest offset."""
     best = _freshest(answers, _log_partition, lambda e: e["totals"]["o"])
-    return [best[key] for key in sorted(best)]
+    return [best[key] for key in sorted(best, key=lambda k: cast("tuple[str, int]", k))]
 
 
 def merge_minutes(answers: Iterable[Iterable[dict[str, Any]]]) -> list[dict[str, Any]]:
@@ -70,7 +70,9 @@ def merge_window(answers: Iterable[Iterable[dict[str, Any]]]) -> dict[str, int]:
     return counts
 
 
-def merge_abandoned(answers: Iterable[Iterable[dict[str, Any]]], limit: int) -> list[dict]:
+def merge_abandoned(
+    answers: Iterable[Iterable[dict[str, Any]]], limit: int
+) -> list[dict[str, Any]]:
     """Most valuable first; a session two workers report is taken from the fresher one."""
     best = _freshest(answers, itemgetter("session_id"), itemgetter("partition_offset"))
     ranked = sorted(best.values(), key=lambda i: (-i["cart_value_vnd"], i["session_id"]))
@@ -164,7 +166,7 @@ class TablesClient:
             try:
                 async with self._http().get(worker["url"] + path, params=params) as response:
                     response.raise_for_status()
-                    return orjson.loads(await response.read())
+                    return cast("dict[str, Any]", orjson.loads(await response.read()))
             except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError) as exc:
                 log.warning("worker %s did not answer %s: %s", worker["url"], path, exc)
                 return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -52,7 +53,7 @@ async def ensure_topic(
         await admin.close()
 
 
-def _has_leaders(described: list[dict], partitions: int) -> bool:
+def _has_leaders(described: list[dict[str, Any]], partitions: int) -> bool:
     found = [p for topic in described if topic["error_code"] == 0 for p in topic["partitions"]]
     return len(found) >= partitions and all(p["leader"] >= 0 for p in found)
 

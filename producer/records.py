@@ -201,7 +201,8 @@ class Visitors:
         guests: Sequence[Customer],
         platforms: Sequence[tuple[Platform, float]],
     ) -> None:
-        self.members = [b'"customer_id":%d,"is_guest":false,' % c.id for c in registered]
+        ids = [c.id for c in registered if c.id is not None]  # every registered customer has one
+        self.members = [b'"customer_id":%d,"is_guest":false,' % i for i in ids]
         self.cities = [b'"city":%s}' % _json(c.city) for c in registered]
         self.guest_cities = [b'"city":%s}' % _json(c.city) for c in guests]
         self.platforms = Table(

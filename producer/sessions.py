@@ -198,7 +198,8 @@ class JourneyModel:
             """A session that adds to cart: the cart, then checkout or abandonment, then exit."""
             append, pool = steps.append, popular
             buys = draw() >= config.cart_abandonment
-            prices, cart, total = self.prices, {}, 0
+            prices, total = self.prices, 0
+            cart: dict[int, int] = {}
             for _ in range(items[bits(BITS)]):
                 if draw() < _BROWSE_BEFORE_ADD:
                     ms, pool = browse(before_add, steps, ms, pool, session, registered)

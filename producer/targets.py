@@ -142,9 +142,9 @@ class KafkaTarget(_Closing):
             for index in active:
                 builder = self.producers[index % len(self.producers)].create_batch()
                 append = builder.append
-                record = carried[index]
-                if record is not None:
-                    append(key=record[0], value=record[1], timestamp=None)
+                carry = carried[index]
+                if carry is not None:
+                    append(key=carry[0], value=carry[1], timestamp=None)
                     carried[index] = None
                 for record in sources[index]:
                     if append(key=record[0], value=record[1], timestamp=None) is None:
@@ -184,7 +184,7 @@ class OutputError(CartsimError):
 class _LinesTarget(_Closing):
     """JSON lines to a binary stream; subclasses say which stream and how to close it."""
 
-    stream: BinaryIO
+    stream: BinaryIO | gzip.GzipFile
     name: str
 
     async def __aenter__(self) -> Self:

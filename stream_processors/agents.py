@@ -136,7 +136,8 @@ async def clear(high_watermarks: dict[int, int]) -> dict[int, int]:
 views.register(app, runtime.sources, clear)
 
 
-@app.on_before_shutdown.connect
+# Faust types receivers as taking a `signal` keyword; it arrives here in **kwargs.
+@app.on_before_shutdown.connect  # type: ignore[arg-type]
 async def close_files(sender: Any, **kwargs: Any) -> None:
     """The consumer has stopped and its last batch is done: close the open segments."""
     if runtime.sink is not None:
@@ -168,7 +169,7 @@ async def heartbeat() -> None:
     )
 
 
-@app.on_partitions_revoked.connect
+@app.on_partitions_revoked.connect  # type: ignore[arg-type]
 async def release_partitions(sender: Any, revoked: set[TP], **kwargs: Any) -> None:
     """Another worker takes these partitions over: hand the files over closed, forget the state."""
     partitions = {tp.partition for tp in revoked if tp.topic == settings.topic}

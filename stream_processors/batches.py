@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, cast
 
 import faust
@@ -101,7 +101,7 @@ class BatchingConsumer(driver.Consumer):
         self,
         handlers: dict[str, BatchHandler],
         batches: dict[str, Fetched],
-        tracked: dict[TP, Message],
+        tracked: Mapping[TP, Message],
     ) -> None:
         for topic, batch in batches.items():
             now = time.monotonic()

@@ -112,8 +112,8 @@ class SegmentSink:
             os.replace(temporary, manifest)
             for segment in self.layout.segments():
                 if segment.log == self.log_id:
-                    floor = floors.get(segment.partition)
-                    if floor is None or segment.first_offset >= floor:
+                    below = floors.get(segment.partition)
+                    if below is None or segment.first_offset >= below:
                         continue  # another worker's partition, or already past the floor
                 segment.path.unlink(missing_ok=True)
                 deleted += 1

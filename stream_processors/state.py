@@ -19,6 +19,7 @@ from typing import Any
 
 import faust
 import orjson
+from faust.types import TableT
 from sortedcontainers import SortedList
 
 from cartsim.stream_processors.aggregate import Aggregator, Rules, Write
@@ -33,7 +34,7 @@ _HELP = {
 }
 
 
-def declare_tables(app: faust.App, partitions: int) -> dict[str, faust.Table]:
+def declare_tables(app: faust.App, partitions: int) -> dict[str, TableT]:
     return {
         name: app.Table(
             name,
@@ -112,7 +113,7 @@ class AbandonedIndex:
 class WorkerState:
     """The aggregator over the worker's Faust tables, and the index that serves them."""
 
-    def __init__(self, tables: dict[str, faust.Table], rules: Rules) -> None:
+    def __init__(self, tables: dict[str, TableT], rules: Rules) -> None:
         self.log = ""  # the Kafka log these tables belong to, known once the worker starts
         self.tables = tables
         self.stores = {name: store_of(table) for name, table in tables.items()}

@@ -9,14 +9,14 @@ from fastapi import APIRouter, HTTPException, Path, Response
 from cartsim.api.deps import QueriesDep
 from cartsim.api.queries import EventQuery
 from cartsim.api.routes.paging import PagingDep, TimeRangeDep
-from cartsim.api.schemas import EventPage, JSONBytes, Problem
+from cartsim.api.schemas import EventPage, JSONBytes, Problem, Responses
 from cartsim.events import Device, EventType, Source
 
 router = APIRouter(prefix="/cart/events", tags=["events"])
 
 #: A customer or product id: a non-negative DuckDB BIGINT.
 NumericId = Annotated[int, Path(ge=0, le=2**63 - 1)]
-_NOT_FOUND = {404: {"model": Problem, "description": "No stored event has this id."}}
+_NOT_FOUND: Responses = {404: {"model": Problem, "description": "No stored event has this id."}}
 
 
 @router.get("", response_model=EventPage)
@@ -29,7 +29,7 @@ async def list_events(
     device: Device | None = None,
 ) -> Response:
     """Stored events, newest first, optionally filtered."""
-    filters = {
+    filters: dict[str, object] = {
         "event_type": event_type,
         "source": source,
         "device": device,

@@ -5,27 +5,29 @@ Both change data, so they need the X-API-Key header when CARTSIM_API_KEY is set.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 
 from cartsim.api.deps import GeneratorDep
 from cartsim.api.jobs import JobBusyError
-from cartsim.api.schemas import GenerationStatus, Problem
+from cartsim.api.schemas import GenerationStatus, Problem, Responses
 from cartsim.api.security import ApiKeyDep
 from cartsim.producer.journeys import new_seed
 
 router = APIRouter(prefix="/cart/generate", tags=["generate"])
 
-_UNAUTHORIZED = {401: {"model": Problem, "description": "X-API-Key missing or wrong."}}
-_STARTED = {
+_UNAUTHORIZED: Responses = {401: {"model": Problem, "description": "X-API-Key missing or wrong."}}
+_STARTED: Responses = {
     **_UNAUTHORIZED,
     409: {"model": Problem, "description": "A job is running already."},
 }
-_NO_JOB = {404: {"model": Problem, "description": "No job has run (or none is running)."}}
+_NO_JOB: Responses = {
+    404: {"model": Problem, "description": "No job has run (or none is running)."}
+}
 
 
-_START = {
+_START: dict[str, Any] = {
     "status_code": 202,
     "response_model": GenerationStatus,
     "responses": _STARTED,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
 from cartsim.api.deps import CatalogDep, SettingsDep, TablesDep
 from cartsim.api.routes.paging import TimeRangeDep
-from cartsim.api.schemas import JSONBytes, Problem
+from cartsim.api.schemas import JSONBytes, Problem, Responses
 from cartsim.api.statistics import (
     AbandonedPage,
     Statistics,
@@ -22,7 +22,9 @@ from cartsim.settings import Settings
 
 router = APIRouter(prefix="/cart", tags=["statistics"])
 
-_UNAVAILABLE = {503: {"model": Problem, "description": "No worker is running or answering."}}
+_UNAVAILABLE: Responses = {
+    503: {"model": Problem, "description": "No worker is running or answering."}
+}
 
 
 def _require_workers(snapshot: Snapshot) -> None:
@@ -74,7 +76,7 @@ def _running(
             sum(worker["reachable"] for worker in snapshot.workers),
         )
         snapshot.computed[key] = (result, result.model_dump_json().encode())
-    return snapshot.computed[key]
+    return cast("tuple[Statistics, bytes]", snapshot.computed[key])
 
 
 @router.get("/abandoned", response_model=AbandonedPage, responses=_UNAVAILABLE)
