@@ -19,7 +19,6 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,13 +26,12 @@ from pathlib import Path
 import duckdb
 
 from cartsim.api.database import EVENT_FIELDS, INDEXED_FIELDS, TALLIES, Database, tally_sql
-from cartsim.storage import Layout, Segment, read_gzip_members
+from cartsim.storage import Layout, Segment, whole_members
 
 log = logging.getLogger(__name__)
 
 Identity = tuple[str, int, int]  # log, partition, first offset
 
-_READ_WINDOW = 1 << 20  # bytes read at a time; keeps read_gzip_members' copies small
 _INSERT_LINES = 200_000  # lines handed to DuckDB in one transaction
 _REQUIRED: tuple[str, ...] = ("event_id", "event_type", "timestamp", "timestamp_unix", "session_id")
 _REQUIRED += ("is_guest", "source", "device", "browser")
@@ -77,31 +75,6 @@ def _rows_sql(path: Path, compressed: bool) -> str:
         f"to_json(struct_pack({packed}))::VARCHAR AS event "
         f"FROM (SELECT {checked} FROM {source} WHERE {' AND '.join(checks)})"
     )
-
-
-def whole_members(path: Path, start: int) -> Iterator[tuple[list[bytes], int]]:
-    """JSON lines of the whole gzip members after byte `start`, with the byte each batch ends at.
-
-    A torn last member (the sink is writing it) is not yielded; the next pass reads it whole.
-    """
-    lines: list[bytes] = []
-    pending = b""
-    position = start
-    with path.open("rb") as file:
-        file.seek(start)
-        while chunk := file.read(_READ_WINDOW):
-            pending += chunk
-            decoded, used = read_gzip_members(pending)
-            if not used:
-                continue  # a member longer than the window: read on until it is whole
-            lines.extend(decoded)
-            position += used
-            pending = pending[used:]
-            if len(lines) >= _INSERT_LINES:
-                yield lines, position
-                lines = []
-    if lines:
-        yield lines, position
 
 
 @dataclass
@@ -239,7 +212,7 @@ class Ingester:
             with self.database.all_cores(cursor):
                 self._commit(cursor, progress, _rows_sql(segment.path, compressed=True), size)
             return 0
-        for lines, end in whole_members(segment.path, progress.ingested_bytes):
+        for lines, end in whole_members(segment.path, progress.ingested_bytes, _INSERT_LINES):
             self.scratch.write_bytes(b"\n".join(lines) + b"\n")
             self._commit(cursor, progress, _rows_sql(self.scratch, compressed=False), end)
         return size - progress.ingested_bytes

@@ -9,8 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from cartsim.api.routes.paging import VIETNAM
 from cartsim.api.tables import Partition
+from cartsim.moments import VIETNAM
 
 _RANKINGS = {"by_views": 0, "by_adds": 1, "by_purchases": 3, "by_revenue": 4}
 

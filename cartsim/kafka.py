@@ -105,3 +105,25 @@ async def high_watermarks(
         raise KafkaUnavailableError(f"cannot read {topic!r} at {bootstrap}: {exc}", exc) from exc
     finally:
         await consumer.stop()
+
+
+async def partition_count(bootstrap: str, topic: str) -> int:
+    """How many partitions `topic` has; KafkaUnavailableError if it does not exist there.
+
+    Every topic is listed first: a metadata request naming a missing topic creates it on brokers
+    that auto-create topics (the embedded broker does).
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        await admin.start()
+        if topic not in await admin.list_topics():
+            raise KafkaUnavailableError(f"topic {topic!r} does not exist at {bootstrap}")
+        described = await admin.describe_topics([topic])
+    except KafkaError as exc:
+        raise KafkaUnavailableError(f"cannot reach Kafka at {bootstrap}: {exc}", exc) from exc
+    finally:
+        await admin.close()
+    found = [t for t in described if t["topic"] == topic and t["error_code"] == 0]
+    if not found or not found[0]["partitions"]:
+        raise KafkaUnavailableError(f"topic {topic!r} does not exist at {bootstrap}")
+    return len(found[0]["partitions"])

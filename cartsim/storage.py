@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SEGMENT_PREFIX = "cart_events"
+_READ_WINDOW = 1 << 20  # bytes read at a time; keeps read_gzip_members' copies small
 _SEGMENT_RE = re.compile(
     rf"^{SEGMENT_PREFIX}-(?P<log>[0-9a-f]{{8}})-p(?P<partition>\d{{3}})-(?P<first>\d{{12}})"
     r"(?:-(?P<last>\d{12})\.jsonl\.gz|\.open\.jsonl\.gz)$"
@@ -66,6 +67,11 @@ class Layout:
     def events_database(self) -> Path:
         """DuckDB file the API ingests segments into (DuckDB allows one writing process)."""
         return self.api_dir / "events.duckdb"
+
+    @property
+    def replay_checkpoint(self) -> Path:
+        """Where `cartsim replay` records how far it got, unless told another file."""
+        return self.root / "private_data" / "replay" / "checkpoint.json"
 
     def ensure(self) -> Layout:
         self.share_dir.mkdir(parents=True, exist_ok=True)
@@ -149,7 +155,35 @@ def read_gzip_members(data: bytes) -> tuple[list[bytes], int]:
     return lines, position
 
 
+def whole_members(
+    path: Path, start: int = 0, batch_lines: int = 200_000
+) -> Iterator[tuple[list[bytes], int]]:
+    """JSON lines of the whole gzip members after byte `start`, in batches of about
+    `batch_lines`, with the byte each batch ends at.
+
+    A torn last member (the sink is writing it) is not yielded; the next pass reads it whole.
+    """
+    lines: list[bytes] = []
+    pending = b""
+    position = start
+    with path.open("rb") as file:
+        file.seek(start)
+        while chunk := file.read(_READ_WINDOW):
+            pending += chunk
+            decoded, used = read_gzip_members(pending)
+            if not used:
+                continue  # a member longer than the window: read on until it is whole
+            lines.extend(decoded)
+            position += used
+            pending = pending[used:]
+            if len(lines) >= batch_lines:
+                yield lines, position
+                lines = []
+    if lines:
+        yield lines, position
+
+
 def iter_segment_lines(path: Path) -> Iterator[bytes]:
     """JSON lines of one segment, stopping quietly at a torn tail."""
-    lines, _ = read_gzip_members(path.read_bytes())
-    yield from lines
+    for lines, _ in whole_members(path):
+        yield from lines

@@ -17,10 +17,10 @@ from cartsim.broker import EmbeddedBroker
 from cartsim.errors import CartsimError
 from cartsim.kafka import ensure_topic
 from cartsim.processes import Supervisor
-from cartsim.producer.options import Destination, destination, moment
+from cartsim.producer.options import Destination, destination, http_options, moment
 from cartsim.settings import Settings, get_settings
 
-console = Console(stderr=True, highlight=False)
+console = Console(stderr=True, highlight=False, soft_wrap=True)  # an error stays one line
 
 
 class _Stopped(Exception):
@@ -31,7 +31,8 @@ def _raise_stopped(signum: int, frame: FrameType | None) -> None:
     raise _Stopped
 
 
-def _bootstrap(settings: Settings) -> str:
+def configured_bootstrap(settings: Settings) -> str:
+    """The configured cluster, or a CartsimError saying how to get one."""
     if not settings.kafka_bootstrap:
         raise CartsimError(
             "CARTSIM_KAFKA_BOOTSTRAP is not set: start a broker with `cartsim broker`, "
@@ -80,7 +81,7 @@ async def _worker_topics(settings: Settings) -> None:
     """Every topic the worker writes, ready before Faust starts producing to them."""
     from cartsim.stream_processors.state import TABLE_NAMES
 
-    bootstrap = _bootstrap(settings)
+    bootstrap = configured_bootstrap(settings)
     await ensure_topic(bootstrap, settings.topic, settings.partitions)
     await ensure_topic(bootstrap, settings.abandoned_topic, settings.partitions)
     for table in TABLE_NAMES:  # Faust's changelog naming: <app id>-<table>-changelog
@@ -115,10 +116,12 @@ def api(host: str | None, port: int | None) -> None:
     default="kafka",
     show_default=True,
     callback=destination,
-    help="kafka (keyed by session_id), stdout, or file:PATH (gzip JSON lines if PATH ends .gz).",
+    help="kafka (the configured topic, keyed by session_id), kafka://HOST:PORT/TOPIC, "
+    "http(s)://URL (POSTs of JSON lines), stdout, or file:PATH (gzip if PATH ends .gz).",
 )
 @click.option("--start", callback=moment, help="Backfill from this ISO date/time (Vietnam time).")
 @click.option("--end", callback=moment, help="Backfill until this ISO date/time (exclusive).")
+@http_options
 def produce(
     count: int | None,
     rate: float | None,
@@ -126,11 +129,16 @@ def produce(
     to: Destination,
     start: datetime | None,
     end: datetime | None,
+    batch_size: int,
+    concurrency: int,
+    headers: dict[str, str],
+    retry_for: float,
 ) -> None:
     """Simulate shoppers: --count N as a batch, live at --rate, or --count N over --start/--end."""
     from cartsim.producer.command import Plan
     from cartsim.producer.command import produce as run
     from cartsim.producer.journeys import new_seed
+    from cartsim.producer.targets import HttpOptions
 
     if (start is None) != (end is None) or (start is not None and count is None):
         raise click.UsageError("a backfill needs --start, --end and --count together")
@@ -140,13 +148,15 @@ def produce(
         if rate is not None:
             raise click.UsageError("a backfill runs flat out: leave out --rate")
     settings = get_settings()
-    bootstrap = _bootstrap(settings) if to.kind == "kafka" else None
+    configured = to.kind == "kafka" and to.address is None
+    bootstrap = configured_bootstrap(settings) if configured else None
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # its failures reach us as errors
     if count is None and rate is None:
         rate = settings.rate
     plan = Plan(new_seed() if seed is None else seed, count, rate, start, end)
-    sent = asyncio.run(run(plan, to, settings, bootstrap, console))
-    where = settings.topic if to.kind == "kafka" else (to.path or "stdout")
+    http = HttpOptions(batch_size, concurrency, headers, retry_for)
+    sent = asyncio.run(run(plan, to, settings, bootstrap, console, http=http))
+    where = settings.topic if configured else to
     console.print(f"sent {sent:,} events to {str(where)!r} (seed {plan.seed})")
 
 

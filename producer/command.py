@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,14 +19,13 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from cartsim.kafka import ensure_topic
 from cartsim.producer.catalog import load_catalog
 from cartsim.producer.config import JourneyConfig
 from cartsim.producer.emit import emit
 from cartsim.producer.journeys import backfill, batch, steady
 from cartsim.producer.options import Destination
 from cartsim.producer.records import Record
-from cartsim.producer.targets import FileTarget, KafkaTarget, StdoutTarget, Target
+from cartsim.producer.targets import HttpOptions, open_target
 from cartsim.settings import Settings
 from cartsim.storage import Layout
 
@@ -49,22 +48,6 @@ class Plan:
         if self.count is not None and self.rate is None:
             return batch(self.seed, self.count, products, config)
         return steady(self.seed, self.rate or config.batch_rate, products, config)
-
-
-@asynccontextmanager
-async def open_target(
-    to: Destination, settings: Settings, bootstrap: str | None
-) -> AsyncIterator[Target]:
-    """The target `to` names; for Kafka the topic is created first if it does not exist."""
-    if to.kind == "kafka" and bootstrap is not None:
-        await ensure_topic(bootstrap, settings.topic, settings.partitions)
-        target: Target = KafkaTarget(bootstrap, settings.topic)
-    elif to.kind == "file" and to.path is not None:
-        target = FileTarget(to.path)
-    else:
-        target = StdoutTarget()
-    async with target as opened:
-        yield opened
 
 
 @contextmanager
@@ -97,6 +80,7 @@ async def produce(
     bootstrap: str | None,
     console: Console,
     config: JourneyConfig | None = None,
+    http: HttpOptions | None = None,
 ) -> int:
     """Run the plan until its count is sent or SIGINT/SIGTERM; returns the events sent."""
     config = config or JourneyConfig()
@@ -105,7 +89,7 @@ async def produce(
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    async with open_target(to, settings, bootstrap) as target:
+    async with open_target(to, settings, bootstrap, http) as target:
         with progress_bar(console, plan.count) as on_progress:
             count, rate = plan.count, plan.rate
             return await emit(

@@ -1,7 +1,9 @@
-"""Where generated events go: a Kafka topic keyed by session, a JSON-lines file, or stdout.
+"""Where events go: a Kafka topic keyed by session, an HTTP endpoint, a JSON-lines file, stdout.
 
 Every target is an async context manager with `send(records) -> int`; records are (key, value)
-pairs, the value one JSON event. Files and stdout get one event per line.
+pairs, the value one JSON event. HTTP, files and stdout get one event per line. `sent` counts the
+events the target has acknowledged (Kafka: the broker acked them; HTTP: a 2xx answered their
+POST; files and stdout: written).
 """
 
 from __future__ import annotations
@@ -11,17 +13,24 @@ import contextlib
 import gzip
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO, Self
 
+import aiohttp
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from aiokafka.producer.message_accumulator import BatchBuilder
 
 from cartsim.errors import CartsimError, KafkaUnavailableError
+from cartsim.kafka import ensure_topic, partition_count
+from cartsim.producer.backoff import Backoff, retry_after_s
+from cartsim.producer.options import Destination
 from cartsim.producer.partitions import partition_for
+from cartsim.settings import Settings
 
 _KNOWN_KEYS = 100_000
 #: Producers (connections) a Kafka target spreads its partitions over: aiokafka keeps one
@@ -186,6 +195,7 @@ class _LinesTarget(_Closing):
 
     stream: BinaryIO | gzip.GzipFile
     name: str
+    sent = 0
 
     async def __aenter__(self) -> Self:
         return self
@@ -200,6 +210,7 @@ class _LinesTarget(_Closing):
                 self.stream.write(b"\n".join(values) + b"\n")
         except OSError as exc:
             raise OutputError(f"cannot write events to {self.name}: {exc.strerror}") from exc
+        self.sent += len(values)
         return len(values)
 
     def close(self) -> None:
@@ -268,4 +279,116 @@ class StdoutTarget(_LinesTarget):
             self.stream.flush()
 
 
-Target = KafkaTarget | FileTarget | StdoutTarget
+@dataclass(frozen=True)
+class HttpOptions:
+    """How the HTTP target batches and retries (the `--batch-size` ... options)."""
+
+    batch_size: int = 500
+    concurrency: int = 4
+    headers: Mapping[str, str] = field(default_factory=dict)
+    retry_for_s: float = 60.0
+    attempt_timeout_s: float = 30.0
+
+
+class HttpTarget(_Closing):
+    """POSTs batches of JSON lines (`application/x-ndjson`), `concurrency` requests at a time.
+
+    A connection error, a timeout, 408, 429 or a 5xx is retried with backoff (`Retry-After`
+    obeyed) until the batch has failed for `retry_for_s`; then the run stops with an error saying
+    how many events were delivered. Other answers (400, 401, 404, 413...) stop it at once.
+    Delivery is at least once: a batch whose answer was lost (the connection dropped after the
+    server read it) is sent again, so the server may see it twice.
+    """
+
+    def __init__(self, url: str, options: HttpOptions | None = None) -> None:
+        self.url = url
+        self.options = options or HttpOptions()
+        self.session: aiohttp.ClientSession | None = None
+        self.sent = 0
+
+    async def __aenter__(self) -> HttpTarget:
+        headers = {"Content-Type": "application/x-ndjson", **self.options.headers}
+        self.session = aiohttp.ClientSession(
+            headers=headers,
+            timeout=aiohttp.ClientTimeout(total=self.options.attempt_timeout_s),
+            connector=aiohttp.TCPConnector(limit=self.options.concurrency),
+        )
+        return self
+
+    async def aclose(self, failed: bool) -> None:
+        if self.session is not None:
+            await self.session.close()
+
+    async def send(self, records: Iterable[tuple[bytes, bytes]]) -> int:
+        """POST `records` in batches; return once every batch was answered with a 2xx."""
+        values = [value for _, value in records]
+        size = self.options.batch_size
+        batches = [values[start : start + size] for start in range(0, len(values), size)]
+        gate = asyncio.Semaphore(self.options.concurrency)
+
+        async def post(batch: list[bytes]) -> None:
+            async with gate:
+                await self._post(batch)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for batch in batches:
+                    group.create_task(post(batch))
+        except BaseExceptionGroup as failed:
+            raise failed.exceptions[0] from None
+        return len(values)
+
+    async def _post(self, batch: list[bytes]) -> None:
+        assert self.session is not None, "use the target in `async with`"
+        body = b"\n".join(batch) + b"\n"
+        backoff = Backoff(self.options.retry_for_s)
+        while True:
+            retry_after = None
+            try:
+                async with self.session.post(self.url, data=body) as response:
+                    if response.status < 300:
+                        self.sent += len(batch)
+                        return
+                    reason = f"HTTP {response.status}"
+                    if response.status not in (408, 429) and response.status < 500:
+                        text = (await response.text(errors="replace"))[:200]
+                        raise OutputError(
+                            f"{self.url} refused a batch with {reason}: {text or response.reason}"
+                            f" ({self.sent:,} events delivered)"
+                        )
+                    retry_after = retry_after_s(response.headers.get("Retry-After"))
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                reason = str(exc) or type(exc).__name__
+            wait = backoff.delay(retry_after)
+            if wait is None:
+                raise OutputError(
+                    f"gave up on {self.url} after {backoff.elapsed_s:.1f} s and "
+                    f"{backoff.attempts} attempts (last: {reason}); "
+                    f"{self.sent:,} events delivered"
+                )
+            await asyncio.sleep(wait)
+
+
+Target = KafkaTarget | HttpTarget | FileTarget | StdoutTarget
+
+
+@asynccontextmanager
+async def open_target(
+    to: Destination, settings: Settings, bootstrap: str | None, http: HttpOptions | None = None
+) -> AsyncIterator[Target]:
+    """The target `to` names, opened. The configured topic (plain `kafka`) is created if it does
+    not exist; a `kafka://` topic must exist already, as on a cluster we do not own."""
+    if to.kind == "kafka" and to.address is not None:
+        await partition_count(to.address.bootstrap, to.address.topic)
+        target: Target = KafkaTarget(to.address.bootstrap, to.address.topic)
+    elif to.kind == "kafka" and bootstrap is not None:
+        await ensure_topic(bootstrap, settings.topic, settings.partitions)
+        target = KafkaTarget(bootstrap, settings.topic)
+    elif to.kind == "http" and to.url is not None:
+        target = HttpTarget(to.url, http)
+    elif to.kind == "file" and to.path is not None:
+        target = FileTarget(to.path)
+    else:
+        target = StdoutTarget()
+    async with target as opened:
+        yield opened

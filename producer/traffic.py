@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 
-VIETNAM = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
+from cartsim.moments import VIETNAM as VIETNAM  # the simulator's local time
+
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 OFFSET_MS = 7 * HOUR_MS

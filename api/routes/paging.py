@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Query
 from fastapi.exceptions import RequestValidationError
 
-#: Vietnam has kept UTC+07:00 without daylight saving since 1975.
-VIETNAM = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
+from cartsim import moments
+from cartsim.moments import DATE_HELP
 
 
 @dataclass(frozen=True)
@@ -36,10 +36,8 @@ def epoch_ms(name: str, value: datetime | None) -> int | None:
     """Milliseconds since the epoch; a naive date-time is read as Vietnam time."""
     if value is None:
         return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=VIETNAM)
     try:
-        return int(value.timestamp() * 1000)
+        return moments.epoch_ms(value)
     except (OverflowError, ValueError) as exc:
         raise _invalid(name, value, "date-time out of range") from exc
 
@@ -50,15 +48,12 @@ class TimeRange:
     end_ms: int | None
 
 
-_DATE_HELP = "ISO 8601 date or date-time, with or without offset (naive: Asia/Ho_Chi_Minh)."
-
-
 async def time_range(
     start_date: Annotated[
-        datetime | None, Query(description=f"Earliest, inclusive. {_DATE_HELP}")
+        datetime | None, Query(description=f"Earliest, inclusive. {DATE_HELP}")
     ] = None,
     end_date: Annotated[
-        datetime | None, Query(description=f"Latest, inclusive. {_DATE_HELP}")
+        datetime | None, Query(description=f"Latest, inclusive. {DATE_HELP}")
     ] = None,
 ) -> TimeRange:
     start_ms, end_ms = epoch_ms("start_date", start_date), epoch_ms("end_date", end_date)
