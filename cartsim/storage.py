@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -157,7 +157,7 @@ def read_gzip_members(data: bytes) -> tuple[list[bytes], int]:
 
 def whole_members(
     path: Path, start: int = 0, batch_lines: int = 200_000
-) -> Iterator[tuple[list[bytes], int]]:
+) -> Generator[tuple[list[bytes], int]]:
     """JSON lines of the whole gzip members after byte `start`, in batches of about
     `batch_lines`, with the byte each batch ends at.
 

@@ -9,6 +9,7 @@ unknown field, a known `event_type`, string ids, an integer `timestamp_unix` and
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 import orjson
@@ -32,7 +33,7 @@ class Event(NamedTuple):
     fields: dict[str, Any]
 
 
-def _some(names: set[str]) -> str:
+def _some(names: Iterable[str]) -> str:
     first = sorted(names)
     return ", ".join(first[:3]) + (f" and {len(first) - 3} more" if len(first) > 3 else "")
 

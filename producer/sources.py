@@ -16,7 +16,7 @@ import heapq
 import sys
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from operator import attrgetter
@@ -284,7 +284,7 @@ Source = StoreSource | FileSource | KafkaSource
 
 async def source_chunks(
     source: Source, rejects: Rejects, keep: Keep, size: int
-) -> AsyncIterator[list[Event]]:
+) -> AsyncGenerator[list[Event]]:
     """One full read of `source`: its kept events, in chunks of up to `size`."""
     if isinstance(source, KafkaSource):
         async for chunk in source.chunks(rejects, keep, size):
