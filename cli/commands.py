@@ -24,11 +24,19 @@ console = Console(stderr=True, highlight=False, soft_wrap=True)  # an error stay
 
 
 class _Stopped(Exception):
-    """SIGTERM, handled like Ctrl-C."""
+    """SIGTERM or SIGINT: stop the children, then exit 0."""
 
 
 def _raise_stopped(signum: int, frame: FrameType | None) -> None:
     raise _Stopped
+
+
+def _stop_on_signals() -> None:
+    """SIGTERM and SIGINT both stop us, even when SIGINT came in ignored: a shell without job
+    control starts background commands with SIGINT ignored, and Python then never raises
+    KeyboardInterrupt, so `kill -INT` would leave the pipeline running."""
+    signal.signal(signal.SIGTERM, _raise_stopped)
+    signal.signal(signal.SIGINT, _raise_stopped)
 
 
 def configured_bootstrap(settings: Settings) -> str:
@@ -51,7 +59,7 @@ def cli() -> None:
 @click.option("--port", type=click.IntRange(1, 65535), help="Listen port (default: a free one).")
 def broker(port: int | None) -> None:
     """Run the embedded Kafka-compatible broker (Tansu) on 127.0.0.1 until Ctrl-C."""
-    signal.signal(signal.SIGTERM, _raise_stopped)
+    _stop_on_signals()
     with EmbeddedBroker(port=port) as embedded:
         console.print(f"broker ready: [bold]{embedded.bootstrap}[/] (in memory)")
         click.echo(embedded.bootstrap)
@@ -60,7 +68,7 @@ def broker(port: int | None) -> None:
             assert embedded.process is not None
             code = embedded.process.wait()
             raise CartsimError(f"the broker exited with code {code}")
-        except (KeyboardInterrupt, _Stopped):
+        except _Stopped:
             console.print("stopping the broker")
 
 
@@ -171,7 +179,7 @@ def up(rate: float | None, port: int | None, host: str | None) -> None:
     rate = rate or settings.rate
     port = port or settings.api_port
     host = host or settings.api_host
-    signal.signal(signal.SIGTERM, _raise_stopped)
+    _stop_on_signals()
     supervisor = Supervisor()
     command = [sys.executable, "-m", "cartsim.cli"]
     try:
@@ -198,7 +206,7 @@ def up(rate: float | None, port: int | None, host: str | None) -> None:
         )
         name, code = supervisor.wait_any()
         raise CartsimError(f"{name} exited with code {code}; stopping the pipeline")
-    except (KeyboardInterrupt, _Stopped):
+    except _Stopped:
         console.print("stopping: producer, API, worker, broker")
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not orphan children

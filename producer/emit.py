@@ -33,6 +33,12 @@ async def emit(
     Live pacing sends what is owed since the start every tick, so a slow tick is caught up on
     rather than lost, and the long-run rate is exact. Flat out, records go in calls of `chunk`:
     enough for the Kafka target to fill whole 1 MB batches on every partition.
+
+    Records are made in a worker thread, at most `chunk` at a time. Made on the event loop, a
+    generator slower than the rate (a loaded machine) would owe more every tick and block the
+    loop for ever longer calls (tens of seconds): the Kafka client would read no broker answer
+    meanwhile, its connection and batch timeouts would expire with the answers unread in the
+    socket, and delivery would fail with NodeNotReadyError.
     """
     stop = stop or asyncio.Event()
     sent = 0
@@ -40,10 +46,11 @@ async def emit(
     tick = 0.0 if rate is None else max(0.01, min(0.25, 1.0 / rate))
     while not stop.is_set() and (count is None or sent < count):
         want = chunk if rate is None else int((time.monotonic() - started) * rate) - sent
+        want = min(want, chunk)
         if count is not None:
             want = min(want, count - sent)
         if want > 0:
-            batch = list(itertools.islice(records, want))
+            batch = await asyncio.to_thread(_take, records, want)
             if not batch:
                 break
             sent += await target.send(batch)
@@ -57,3 +64,7 @@ async def emit(
         else:
             await asyncio.sleep(0)  # let signal handlers and the Kafka client run
     return sent
+
+
+def _take(records: Iterator[Record], count: int) -> list[Record]:
+    return list(itertools.islice(records, count))

@@ -15,11 +15,8 @@ import pytest
 
 from cartsim.broker import EmbeddedBroker, free_port
 from tests.conftest import Services, wait_until
-from tests.stalls import worker_on_tansu
 from tests.stored import stored_id_counts
 from tests.topic import topic_event_ids
-
-pytestmark = worker_on_tansu
 
 COUNT = 5_000
 
@@ -102,19 +99,28 @@ def running_up(tmp_path: Path, port: int, **env: str) -> Iterator[subprocess.Pop
         "CARTSIM_SEGMENT_MAX_AGE_S": "1",
         **env,
     }
-    with (tmp_path / "up.log").open("wb") as log:
-        up = subprocess.Popen(
-            [sys.executable, "-m", "cartsim.cli", "up", "--port", str(port), "--rate", "200"],
-            env=environment,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    # Started as a shell without job control starts a background command: SIGINT ignored.
+    inherited = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with (tmp_path / "up.log").open("wb") as log:
+            up = subprocess.Popen(
+                [sys.executable, "-m", "cartsim.cli", "up", "--port", str(port), "--rate", "200"],
+                env=environment,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+    finally:
+        signal.signal(signal.SIGINT, inherited)
     try:
         yield up
     finally:
         if up.poll() is None:
+            children = child_pids(up.pid)  # own sessions: killing `up` does not reach them
             up.kill()
             up.wait()
+            for pid in children:
+                if alive(pid):
+                    os.kill(pid, signal.SIGKILL)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])

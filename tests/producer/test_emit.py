@@ -71,3 +71,37 @@ def test_flat_out_without_count_ends_with_the_records() -> None:
     target = Collect()
     finite = ((b"k", b"%d" % n) for n in range(2_500))
     assert asyncio.run(emit(finite, target, chunk=1_000)) == 2_500
+
+
+def test_records_are_made_off_the_event_loop() -> None:
+    """Made on the loop, a slow generator would starve the Kafka client's reads and timers."""
+
+    def made_off_the_loop() -> Iterable[tuple[bytes, bytes]]:
+        for record in records():
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:  # no loop runs in this thread
+                yield record
+            else:
+                raise AssertionError("a record was made on the event loop")
+
+    target = Collect()
+    assert asyncio.run(emit(iter(made_off_the_loop()), target, count=3_000, chunk=1_000)) == 3_000
+
+
+def test_a_live_rate_that_fell_behind_catches_up_in_chunks() -> None:
+    """Far behind its rate, emit still asks for at most `chunk` records per call."""
+
+    class Sizes(Collect):
+        def __init__(self) -> None:
+            super().__init__()
+            self.sizes: list[int] = []
+
+        async def send(self, records: Iterable[tuple[bytes, bytes]]) -> int:
+            sent = await super().send(records)
+            self.sizes.append(sent)
+            return sent
+
+    target = Sizes()
+    assert asyncio.run(emit(iter(records()), target, count=20_000, rate=1e12, chunk=500)) == 20_000
+    assert max(target.sizes) == 500

@@ -10,11 +10,8 @@ import pytest
 
 from cartsim.broker import EmbeddedBroker
 from tests.conftest import Services, wait_until
-from tests.stalls import worker_on_tansu
 from tests.stored import stored_id_counts
 from tests.tables import mismatches, served, stored_count
-
-pytestmark = worker_on_tansu
 
 ABANDON_AFTER_S = 20  # event time; batch-mode timestamps span minutes, so carts do get abandoned
 

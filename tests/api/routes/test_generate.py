@@ -10,10 +10,7 @@ from fastapi.testclient import TestClient
 from cartsim.api.main import create_app
 from tests.api.conftest import api_settings
 from tests.conftest import Services, wait_until
-from tests.stalls import worker_on_tansu
 from tests.stored import stored_id_counts
-
-pytestmark = worker_on_tansu
 
 
 @pytest.fixture

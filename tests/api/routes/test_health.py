@@ -7,9 +7,6 @@ from fastapi.testclient import TestClient
 from cartsim.api.main import create_app
 from cartsim.broker import EmbeddedBroker, free_port
 from tests.api.conftest import api_settings
-from tests.stalls import worker_on_tansu
-
-pytestmark = worker_on_tansu
 
 
 def test_health_reports_storage_and_the_ingester(client: TestClient) -> None:

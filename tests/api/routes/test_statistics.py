@@ -17,10 +17,7 @@ from cartsim.api.tables import Snapshot
 from cartsim.settings import Settings
 from tests.conftest import Services, wait_until
 from tests.recount import recount
-from tests.stalls import worker_on_tansu
 from tests.tables import file_partitions, stored_count
-
-pytestmark = worker_on_tansu
 
 COUNT = 8_000
 ABANDON_AFTER_S = 20
