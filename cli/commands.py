@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 from datetime import datetime
+from pathlib import Path
 from types import FrameType
 
 import click
@@ -17,8 +18,15 @@ from cartsim.broker import EmbeddedBroker
 from cartsim.errors import CartsimError
 from cartsim.kafka import ensure_topic
 from cartsim.processes import Supervisor
-from cartsim.producer.options import Destination, destination, http_options, moment
+from cartsim.producer.options import (
+    Destination,
+    destination,
+    fault_options,
+    http_options,
+    moment,
+)
 from cartsim.settings import Settings, get_settings
+from cartsim.truth import FaultOptions
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)  # an error stays one line
 
@@ -87,7 +95,7 @@ def worker(loglevel: str) -> None:
 
 async def _worker_topics(settings: Settings) -> None:
     """Every topic the worker writes, ready before Faust starts producing to them."""
-    from cartsim.stream_processors.state import TABLE_NAMES
+    from cartsim.stream_processors.aggregate import TABLE_NAMES
 
     bootstrap = configured_bootstrap(settings)
     await ensure_topic(bootstrap, settings.topic, settings.partitions)
@@ -130,6 +138,7 @@ def api(host: str | None, port: int | None) -> None:
 @click.option("--start", callback=moment, help="Backfill from this ISO date/time (Vietnam time).")
 @click.option("--end", callback=moment, help="Backfill until this ISO date/time (exclusive).")
 @http_options
+@fault_options
 def produce(
     count: int | None,
     rate: float | None,
@@ -141,6 +150,8 @@ def produce(
     concurrency: int,
     headers: dict[str, str],
     retry_for: float,
+    faults: FaultOptions,
+    truth: Path | None,
 ) -> None:
     """Simulate shoppers: --count N as a batch, live at --rate, or --count N over --start/--end."""
     from cartsim.producer.command import Plan
@@ -161,7 +172,7 @@ def produce(
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # its failures reach us as errors
     if count is None and rate is None:
         rate = settings.rate
-    plan = Plan(new_seed() if seed is None else seed, count, rate, start, end)
+    plan = Plan(new_seed() if seed is None else seed, count, rate, start, end, faults, truth)
     http = HttpOptions(batch_size, concurrency, headers, retry_for)
     sent = asyncio.run(run(plan, to, settings, bootstrap, console, http=http))
     where = settings.topic if configured else to

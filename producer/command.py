@@ -6,8 +6,10 @@ import asyncio
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
+from pathlib import Path
 
 from rich.console import Console
 from rich.progress import (
@@ -22,12 +24,14 @@ from rich.progress import (
 from cartsim.producer.catalog import load_catalog
 from cartsim.producer.config import JourneyConfig
 from cartsim.producer.emit import emit
+from cartsim.producer.inject import emit_with_faults
 from cartsim.producer.journeys import backfill, batch, steady
 from cartsim.producer.options import Destination
 from cartsim.producer.records import Record
 from cartsim.producer.targets import HttpOptions, open_target
 from cartsim.settings import Settings
 from cartsim.storage import Layout
+from cartsim.truth import FaultOptions
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,8 @@ class Plan:
     rate: float | None = None
     start: datetime | None = None
     end: datetime | None = None
+    faults: FaultOptions = field(default_factory=FaultOptions)
+    truth: Path | None = None
 
     def records(self, settings: Settings, config: JourneyConfig) -> Iterator[Record]:
         products = load_catalog(Layout(settings.data_dir).products_path)
@@ -92,6 +98,18 @@ async def produce(
     async with open_target(to, settings, bootstrap, http) as target:
         with progress_bar(console, plan.count) as on_progress:
             count, rate = plan.count, plan.rate
-            return await emit(
-                records, target, count=count, rate=rate, stop=stop, on_progress=on_progress
+            if not plan.faults.active and plan.truth is None:
+                return await emit(
+                    records, target, count=count, rate=rate, stop=stop, on_progress=on_progress
+                )
+            return await emit_with_faults(
+                records if count is None else islice(records, count),
+                target,
+                settings,
+                faults=plan.faults,
+                seed=plan.seed,
+                truth=plan.truth,
+                rate=rate,
+                stop=stop,
+                on_progress=on_progress,
             )

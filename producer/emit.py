@@ -6,20 +6,21 @@ import asyncio
 import itertools
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Protocol
+from typing import Protocol, TypeVar
 
-from cartsim.producer.records import Record
+Item = TypeVar("Item")
+Item_contra = TypeVar("Item_contra", contravariant=True)
 
 
-class Sender(Protocol):
-    """Anything with the targets' `send`; emit needs no more than that."""
+class Sender(Protocol[Item_contra]):
+    """Anything with the targets' `send` (of records, or of records with their faults)."""
 
-    async def send(self, records: Iterable[Record]) -> int: ...
+    async def send(self, records: Iterable[Item_contra]) -> int: ...
 
 
 async def emit(
-    records: Iterator[Record],
-    target: Sender,
+    records: Iterator[Item],
+    target: Sender[Item],
     *,
     count: int | None = None,
     rate: float | None = None,

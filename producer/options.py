@@ -3,6 +3,7 @@ value is a one-line error."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from urllib.parse import urlsplit
 import click
 
 from cartsim.moments import parse_moment
+from cartsim.truth import FaultOptions
 
 #: Kafka's legal topic names.
 _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
@@ -150,3 +152,82 @@ def http_options(command: F) -> F:
     for option in reversed(options):
         command = option(command)
     return command
+
+
+def fraction(ctx: click.Context, param: click.Parameter, value: float | None) -> float:
+    """A share of events, 0 to 1; absent is 0."""
+    if value is None:
+        return 0.0
+    if not 0 <= value <= 1:
+        raise click.BadParameter(f"{value:g} is not a fraction between 0 and 1", ctx, param)
+    return value
+
+
+_UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
+
+
+def late_option(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[float, int]:
+    """`P:DELAY`: a share of events and the mean of their delay (500ms, 30s, 5m, 1h; bare: s)."""
+    if value is None:
+        return 0.0, 0
+    share, _, delay = value.partition(":")
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m|h)?", delay.strip())
+    try:
+        p = float(share)
+    except ValueError:
+        p = -1.0
+    if match is None or not 0 <= p <= 1:
+        raise click.BadParameter(
+            f"{value!r}: use P:DELAY, a fraction and a mean delay, e.g. 0.02:30s", ctx, param
+        )
+    return p, int(float(match[1]) * _UNITS_MS[match[2] or "s"])
+
+
+def fault_options(command: Callable[..., None]) -> Callable[..., None]:
+    """--duplicates, --late, --reorder, --malformed and --truth, shared by `produce` and
+    `replay`: the shares reach the command as one `faults` argument."""
+
+    def share(name: str, help: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+        return click.option(name, type=float, callback=fraction, metavar="P", help=help)
+
+    options: list[Callable[[Callable[..., None]], Callable[..., None]]] = [
+        share("--duplicates", "Share of events sent twice (same event_id)."),
+        click.option(
+            "--late",
+            callback=late_option,
+            metavar="P:DELAY",
+            help="Share of events held back by a mean event-time DELAY (e.g. 0.02:30s).",
+        ),
+        share("--reorder", "Share of events sent after their session's next."),
+        share("--malformed", "Share of events followed by a corrupted copy."),
+        click.option(
+            "--truth",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Write the injected faults and the expected results here (JSON lines).",
+        ),
+    ]
+
+    @functools.wraps(command)
+    def gathered(
+        *args: object,
+        duplicates: float,
+        late: tuple[float, int],
+        reorder: float,
+        malformed: float,
+        **kwargs: object,
+    ) -> None:
+        faults = FaultOptions(
+            duplicates=duplicates,
+            late=late[0],
+            late_delay_ms=late[1],
+            reorder=reorder,
+            malformed=malformed,
+        )
+        if faults.duplicates + faults.late + faults.reorder + faults.malformed > 1:
+            raise click.UsageError("the fault shares add up to more than 1")
+        command(*args, faults=faults, **kwargs)
+
+    decorated: Callable[..., None] = gathered
+    for option in reversed(options):
+        decorated = option(decorated)
+    return decorated

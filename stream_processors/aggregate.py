@@ -22,11 +22,14 @@ from typing import Any
 
 import orjson
 
+from cartsim.settings import Settings
+
 Table = MutableMapping[bytes, bytes]
 Event = dict[str, Any]
 #: (table name, key, new value or None to delete)
 Write = tuple[str, bytes, bytes | None]
 
+TABLE_NAMES = ("totals", "minutes", "sessions", "abandoned")
 MINUTE_MS = 60_000
 STAGES = ("session", "viewed", "added", "checkout", "purchased")
 _STAGE_OF = {
@@ -55,6 +58,15 @@ class Rules:
     abandoned_retention_ms: int = 8 * 24 * 60 * MINUTE_MS
     window_retention_ms: int = 24 * 60 * MINUTE_MS
 
+    @classmethod
+    def of(cls, settings: Settings) -> Rules:
+        return cls(
+            abandon_after_ms=int(settings.abandon_after_s * 1000),
+            session_retention_ms=int(settings.session_retention_s * 1000),
+            abandoned_retention_ms=int(settings.abandoned_retention_s * 1000),
+            window_retention_ms=int(settings.window_retention_s * 1000),
+        )
+
 
 def encode(value: dict[str, Any]) -> bytes:
     """JSON for a table value, in a bytes object of its own size.
@@ -64,6 +76,15 @@ def encode(value: dict[str, Any]) -> bytes:
     4,228 bytes per stored session before, 438 after, key and dict slot included).
     """
     return bytes(memoryview(orjson.dumps(value)))
+
+
+def put(tables: MutableMapping[str, Table], writes: Iterable[Write]) -> None:
+    """Apply writes to plain dict tables (a rebuild or a tally with no changelog behind them)."""
+    for name, key, value in writes:
+        if value is None:
+            tables[name].pop(key, None)
+        else:
+            tables[name][key] = value
 
 
 def totals_key(partition: int) -> bytes:

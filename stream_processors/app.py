@@ -69,9 +69,4 @@ abandoned_topic = raw_topic(settings.abandoned_topic)
 
 tables = declare_tables(app, settings.partitions)
 
-rules = Rules(
-    abandon_after_ms=int(settings.abandon_after_s * 1000),
-    session_retention_ms=int(settings.session_retention_s * 1000),
-    abandoned_retention_ms=int(settings.abandoned_retention_s * 1000),
-    window_retention_ms=int(settings.window_retention_s * 1000),
-)
+rules = Rules.of(settings)

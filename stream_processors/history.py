@@ -18,8 +18,14 @@ from dataclasses import dataclass, field
 import orjson
 
 from cartsim.storage import Layout, Segment, read_gzip_members
-from cartsim.stream_processors.aggregate import Aggregator, Rules, totals_partition
-from cartsim.stream_processors.state import TABLE_NAMES, AbandonedIndex
+from cartsim.stream_processors.aggregate import (
+    TABLE_NAMES,
+    Aggregator,
+    Rules,
+    put,
+    totals_partition,
+)
+from cartsim.stream_processors.state import AbandonedIndex
 
 log = logging.getLogger(__name__)
 _CHUNK = 5000
@@ -58,7 +64,7 @@ def rebuild(layout: Layout, current_log: str, rules: Rules) -> list[LogTables]:
                         (segment.first_offset + start + index, orjson.loads(line))
                         for index, line in enumerate(lines[start : start + _CHUNK])
                     ]
-                    _write(stores, aggregator.apply(partition, chunk)[0])
+                    put(stores, aggregator.apply(partition, chunk)[0])
                 events += len(lines)
         tables = LogTables(log_id, stores)
         tables.abandoned.rebuild(stores["abandoned"], tables.partitions)
@@ -71,11 +77,3 @@ def rebuild(layout: Layout, current_log: str, rules: Rules) -> list[LogTables]:
             time.monotonic() - started,
         )
     return history
-
-
-def _write(stores: dict[str, MutableMapping[bytes, bytes]], writes: list) -> None:
-    for name, key, value in writes:
-        if value is None:
-            stores[name].pop(key, None)
-        else:
-            stores[name][key] = value

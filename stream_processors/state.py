@@ -22,10 +22,9 @@ import orjson
 from faust.types import TableT
 from sortedcontainers import SortedList
 
-from cartsim.stream_processors.aggregate import Aggregator, Rules, Write
+from cartsim.stream_processors.aggregate import TABLE_NAMES, Aggregator, Rules, Write
 from cartsim.stream_processors.changelog import Change
 
-TABLE_NAMES = ("totals", "minutes", "sessions", "abandoned")
 _HELP = {
     "totals": "per source partition: counts, products, funnel, revenue, event-time clock",
     "minutes": "per source partition and minute of event time: events by type",

@@ -93,3 +93,68 @@ def test_a_closed_stdout_or_bad_file_is_one_line(tmp_path: Path) -> None:
     result = cartsim("--to", f"file:{blocked}/x.jsonl", "--count", "5", data_dir=tmp_path)
     assert result.returncode == 1 and b"Traceback" not in result.stderr
     assert result.stderr.startswith(b"error: cannot write events to")
+
+
+BACKFILL = ("--count", "3000", "--start", "2024-12-10", "--end", "2024-12-11", "--seed", "9")
+
+
+def test_without_fault_options_the_stream_is_byte_identical(tmp_path: Path) -> None:
+    from datetime import datetime
+
+    from cartsim.producer.catalog import build_catalog
+    from cartsim.producer.journeys import backfill
+    from cartsim.producer.traffic import VIETNAM
+
+    path = tmp_path / "plain.jsonl"
+    assert cartsim(*BACKFILL, "--to", f"file:{path}", data_dir=tmp_path).returncode == 0
+    start, end = datetime(2024, 12, 10, tzinfo=VIETNAM), datetime(2024, 12, 11, tzinfo=VIETNAM)
+    records = backfill(9, start, end, 3000, build_catalog())
+    assert path.read_bytes() == b"".join(value + b"\n" for _, value in records)
+    zero = tmp_path / "zero.jsonl"
+    args = ("--duplicates", "0", "--reorder", "0", "--truth", str(tmp_path / "t.jsonl"))
+    assert cartsim(*BACKFILL, *args, "--to", f"file:{zero}", data_dir=tmp_path).returncode == 0
+    assert zero.read_bytes() == path.read_bytes()
+
+
+def test_faults_and_their_truth_file(tmp_path: Path) -> None:
+    import hashlib
+
+    import jsonschema
+
+    from cartsim.producer.schema import TRUTH_SCHEMA_PATH
+    from cartsim.truth import ExpectedResults, InjectedFault, TruthRun, truth_line
+
+    out, truth = tmp_path / "faulty.jsonl", tmp_path / "truth.jsonl"
+    faults = ("--duplicates", "0.02", "--late", "0.05:1m", "--reorder", "0.02")
+    args = (*faults, "--malformed", "0.01", "--truth", str(truth), "--to", f"file:{out}")
+    result = cartsim(*BACKFILL, *args, data_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    validator = jsonschema.Draft202012Validator(orjson.loads(TRUTH_SCHEMA_PATH.read_bytes()))
+    lines = [orjson.loads(line) for line in truth.read_bytes().splitlines()]
+    for line in lines:
+        validator.validate(line)
+    parsed = [truth_line.validate_python(line) for line in lines]
+    assert isinstance(parsed[0], TruthRun) and parsed[0].faults.late_delay_ms == 60_000
+    assert isinstance(parsed[-1], ExpectedResults) and parsed[-1].total_events == 3000
+    faults_seen = [line for line in parsed if isinstance(line, InjectedFault)]
+    sent = out.read_bytes().splitlines()
+    extras = sum(f.fault in ("duplicate", "malformed") for f in faults_seen)
+    assert len(sent) == 3000 + extras and parsed[-1].injected["late"] > 50
+    for fault in faults_seen:
+        record = sent[fault.sequence]
+        if fault.fault == "malformed":
+            assert hashlib.sha256(record).hexdigest() == fault.sha256
+        else:
+            assert orjson.loads(record)["event_id"] == fault.event_id
+
+
+def test_bad_fault_options_are_one_error(tmp_path: Path) -> None:
+    for args in (
+        ("--late", "0.1"),
+        ("--late", "x:1s"),
+        ("--duplicates", "2"),
+        ("--duplicates", "0.6", "--reorder", "0.6"),
+    ):
+        result = cartsim("--to", "stdout", "--count", "5", *args, data_dir=tmp_path)
+        assert result.returncode == 2, args
+        assert result.stderr.count(b"Error:") == 1 and b"Traceback" not in result.stderr

@@ -6,7 +6,7 @@ from typing import Any
 
 import jsonschema
 
-from cartsim.producer.schema import SCHEMA_PATH, schema_bytes
+from cartsim.producer.schema import SCHEMA_PATH, TRUTH_SCHEMA_PATH, schema_bytes
 
 
 def test_the_committed_schema_is_the_generated_one() -> None:
@@ -30,3 +30,9 @@ def test_the_schema_rejects_a_bad_event(stream: list[dict[str, Any]]) -> None:
     validator = jsonschema.Draft202012Validator(orjson.loads(SCHEMA_PATH.read_bytes()))
     assert not validator.is_valid({**stream[0], "quantity": 0})
     assert not validator.is_valid({k: v for k, v in stream[0].items() if k != "session_id"})
+
+
+def test_the_committed_truth_schema_is_the_generated_one() -> None:
+    assert TRUTH_SCHEMA_PATH.read_bytes() == schema_bytes(TRUTH_SCHEMA_PATH), (
+        "run: python -m cartsim.producer.schema"
+    )

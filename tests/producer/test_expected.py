@@ -1,0 +1,43 @@
+"""The expected results of a clean stream agree with an independent recount of it."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import orjson
+
+from cartsim.producer.expected import ExpectedTally
+from cartsim.producer.partitions import partition_for
+from cartsim.stream_processors.aggregate import Rules
+from tests.recount import recount
+
+
+def test_expected_results_are_the_recount(raw_stream: list[tuple[bytes, bytes]]) -> None:
+    """Abandoned carts are kept forever here: the recount knows no retention."""
+    raw_stream = raw_stream[:60_000]
+    tally = ExpectedTally(lambda key: partition_for(key, 4), Rules(abandoned_retention_ms=2**62))
+    partitions: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for record in raw_stream:
+        tally.add(record)
+        partitions[partition_for(record[0], 4)].append(orjson.loads(record[1]))
+    got = tally.results({"duplicate": 3})
+    want = recount(partitions.values())
+    assert got.total_events == 60_000 and got.injected == {"duplicate": 3}
+    assert (got.event_types, got.sources, got.devices) == (
+        dict(want.event_type),
+        dict(want.source),
+        dict(want.device),
+    )
+    funnel = got.funnel
+    assert (funnel.sessions, funnel.viewed, funnel.added_to_cart) == (
+        want.funnel["session"],
+        want.funnel["viewed"],
+        want.funnel["added"],
+    )
+    assert (funnel.began_checkout, funnel.purchased) == (
+        want.funnel["checkout"],
+        want.funnel["purchased"],
+    )
+    assert (got.revenue_vnd, got.orders) == (want.revenue_vnd, want.orders)
+    assert got.abandoned_sessions == len(want.abandoned) > 0
