@@ -67,5 +67,5 @@ async def emit(
     return sent
 
 
-def _take(records: Iterator[Record], count: int) -> list[Record]:
+def _take(records: Iterator[Item], count: int) -> list[Item]:
     return list(itertools.islice(records, count))
