@@ -85,6 +85,7 @@ def storage_health(layout: Layout, ingest: IngestStatus) -> Storage:
             segments=ingest.segments,
             rows=ingest.rows,
             error=ingest.error,
+            lag_seconds=ingest.lag_s,
         ),
     )
 

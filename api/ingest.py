@@ -87,6 +87,9 @@ class IngestStatus:
     segments: int = 0
     rows: int = 0
     error: str | None = None
+    #: seconds from a segment's last write to its events being queryable, the largest over the
+    #: segments of the last pass that found new events (None until one has)
+    lag_s: float | None = None
 
 
 @dataclass
@@ -150,12 +153,16 @@ class Ingester:
         known = self._load(cursor)
         pending = 0
         present = {s.sort_key(): s for s in self.layout.segments()}
+        lag: float | None = None
         for identity, segment in present.items():
+            done = known[identity].ingested_bytes if identity in known else 0
             try:
-                size = segment.path.stat().st_size
-                pending += self._ingest(cursor, known, identity, segment, size)
+                stat = segment.path.stat()
+                pending += self._ingest(cursor, known, identity, segment, stat.st_size)
             except FileNotFoundError:
                 continue  # renamed from open to closed (or deleted) meanwhile: next pass
+            if known[identity].ingested_bytes > done:  # its new events are queryable now
+                lag = max(lag or 0.0, time.time() - stat.st_mtime)
         gone = set(known) - set(present)
         if gone:  # list again: a rename during the first listing may have hidden a segment
             gone -= {s.sort_key() for s in self.layout.segments()}
@@ -168,6 +175,7 @@ class Ingester:
             pending_bytes=pending,
             segments=len(known),
             rows=rows[0] if rows else 0,
+            lag_s=self.status.lag_s if lag is None else lag,
         )
         return self.status
 

@@ -13,11 +13,13 @@ from fastapi.responses import JSONResponse
 
 from cartsim import __version__
 from cartsim.api.database import Database
+from cartsim.api.feed import Feed
 from cartsim.api.health import BrokerProbe
 from cartsim.api.ingest import Ingester
 from cartsim.api.jobs import Generator
+from cartsim.api.metrics import instrument
 from cartsim.api.queries import EventQueries
-from cartsim.api.routes import events, generate, health, info, statistics
+from cartsim.api.routes import dashboard, events, generate, health, info, metrics, statistics
 from cartsim.api.tables import TablesClient
 from cartsim.errors import CartsimError
 from cartsim.producer.catalog import aload_catalog
@@ -40,6 +42,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.broker_probe = BrokerProbe(settings.kafka_bootstrap)
     app.state.tables = tables = TablesClient(layout, settings.tables_refresh_s)
     app.state.catalog = {p.id: p for p in await aload_catalog(layout.products_path)}
+    app.state.feed = feed = Feed(dashboard.Frames(app).build, settings.dashboard_interval_s)
     ingesting = asyncio.create_task(ingester.run_forever(settings.ingest_interval_s))
     refreshing = asyncio.create_task(tables.run_forever())
     try:
@@ -48,6 +51,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ingesting.cancel()
         refreshing.cancel()
         await asyncio.gather(ingesting, refreshing, return_exceptions=True)
+        await feed.close()
         await tables.close()
         await app.state.generator.close()
         await asyncio.to_thread(ingester.wait_idle)
@@ -82,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.add_exception_handler(CartsimError, _unavailable)
     app.add_exception_handler(Exception, _internal_error)
-    for module in (info, events, statistics, generate, health):
+    instrument(app)
+    for module in (info, events, statistics, generate, health, dashboard, metrics):
         app.include_router(module.router)
     return app

@@ -66,6 +66,11 @@ class Ingest(BaseModel):
     segments: int
     rows: int
     error: str | None
+    lag_seconds: float | None = Field(
+        default=None,
+        description="Seconds from the sink's write to a segment until its events were "
+        "queryable, at the last pass that found new events.",
+    )
 
 
 class Storage(Component):

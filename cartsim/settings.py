@@ -93,6 +93,10 @@ class Settings(BaseSettings):
         default=0.25, gt=0, description="How often the API re-reads the workers' tables."
     )
 
+    dashboard_interval_s: float = Field(
+        default=1.0, ge=0.1, le=60, description="How often the dashboard's stream sends a frame."
+    )
+
     rate: float = Field(default=20.0, gt=0, description="Live producer rate, events/s.")
 
 

@@ -120,6 +120,7 @@ def api(host: str | None, port: int | None) -> None:
         host=host or settings.api_host,
         port=port or settings.api_port,
         log_level="info",
+        timeout_graceful_shutdown=3,  # open dashboard streams never end by themselves
     )
 
 

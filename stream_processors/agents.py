@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,7 +19,7 @@ from faust.types import TP
 
 from cartsim import registry
 from cartsim.kafka import log_id
-from cartsim.stream_processors import history, views
+from cartsim.stream_processors import history, metrics, views
 from cartsim.stream_processors.app import (
     abandoned_topic,
     app,
@@ -47,6 +48,7 @@ class Runtime:
         self.changelog: ChangelogWriter | None = None
         self.handling = asyncio.Lock()  # a replace clears between two fetches, never during one
         self.handled: dict[int, int] = {}  # partition -> next offset to handle
+        self.consumed: Counter[int] = Counter()  # partition -> events handled, for /metrics
         self.history: list[history.LogTables] = []
         self.rebuilt = asyncio.Event()  # earlier logs' tables are rebuilt from their files
 
@@ -83,6 +85,7 @@ async def process_events(records: Records) -> None:
         await asyncio.gather(write_files(records), aggregate(records))
         for partition, events in records.items():
             runtime.handled[partition] = events[-1][0] + 1
+            runtime.consumed[partition] += len(events)
 
 
 async def write_files(records: Records) -> None:
@@ -134,6 +137,7 @@ async def clear(high_watermarks: dict[int, int]) -> dict[int, int]:
 
 
 views.register(app, runtime.sources, clear)
+metrics.register(app, runtime, settings.topic)
 
 
 # Faust types receivers as taking a `signal` keyword; it arrives here in **kwargs.

@@ -16,6 +16,7 @@ import os
 import threading
 import time
 import zlib
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,10 @@ class SegmentSink:
         self._lock = threading.Lock()
         self.written = 0
         self.skipped = 0
+        # for the worker's metrics: events written per partition, compressed bytes, segments
+        self.stored: Counter[int] = Counter()
+        self.bytes_written = 0
+        self.segments_closed = 0
 
     def write(self, records: Iterable[Record]) -> int:
         """Append records; skip those the files already hold. Returns how many were written."""
@@ -162,6 +167,8 @@ class SegmentSink:
         segment.file.flush()
         os.fsync(segment.file.fileno())
         segment.size += len(payload)
+        self.bytes_written += len(payload)
+        self.stored[partition] += len(run)
         segment.next_offset = run[-1][0] + 1
         self._next[partition] = segment.next_offset
         if segment.size >= self.max_bytes:
@@ -188,6 +195,7 @@ class SegmentSink:
         )
         segment.path.rename(self.directory / closed)
         _fsync_dir(self.directory)
+        self.segments_closed += 1
 
     def _recover(self, partition: int) -> int | None:
         """Next offset the files need for `partition`; closes segments a crash left open."""
