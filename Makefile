@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 TYPES := $(VENV)/typecheck
 # The folders that pyproject.toml maps into the cartsim namespace (api -> cartsim.api, ...).
-MAPPED := $(shell sed -n 's/^"cartsim\.\([a-z_]*\)" = .*/\1/p' pyproject.toml)
+MAPPED := $(shell sed -n '/^\[tool.setuptools.package-dir\]/,/^\[/ s/^"cartsim\.\([a-z_]*\)" = .*/\1/p' pyproject.toml)
 
 .PHONY: up test lint typecheck bench clean
 

@@ -6,6 +6,7 @@ from typing import Annotated, cast
 
 from fastapi import Depends, Request
 
+from cartsim.api.feed import Feed
 from cartsim.api.health import BrokerProbe
 from cartsim.api.ingest import Ingester
 from cartsim.api.jobs import Generator
@@ -35,6 +36,10 @@ async def get_tables(request: Request) -> TablesClient:
     return cast("TablesClient", request.app.state.tables)
 
 
+async def get_feed(request: Request) -> Feed:
+    return cast("Feed", request.app.state.feed)
+
+
 async def get_catalog(request: Request) -> dict[int, Product]:
     return cast("dict[int, Product]", request.app.state.catalog)
 
@@ -50,3 +55,4 @@ BrokerProbeDep = Annotated[BrokerProbe, Depends(get_broker_probe)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 TablesDep = Annotated[TablesClient, Depends(get_tables)]
 CatalogDep = Annotated[dict[int, Product], Depends(get_catalog)]
+FeedDep = Annotated[Feed, Depends(get_feed)]

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +37,16 @@ class Feed:
         try:
             while True:
                 async with self._changed:
-                    await self._changed.wait_for(lambda seen=seen: self._version != seen)
+                    await self._changed.wait_for(partial(self._newer, seen))
                     seen, frame = self._version, self._frame
                 yield frame
         finally:
             self.listeners -= 1
             if self.listeners == 0:
                 await self.close()
+
+    def _newer(self, seen: int) -> bool:
+        return self._version != seen
 
     async def close(self) -> None:
         """Stop building; the next listener waits for a fresh frame, not this stale one."""

@@ -13,13 +13,14 @@ from collections.abc import Iterator, MutableMapping
 from typing import Protocol
 
 import faust
-from cartsim.stream_processors.sink import SegmentSink
-from cartsim.stream_processors.state import WorkerState
 from faust.types import TP
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from cartsim.stream_processors.sink import SegmentSink
+from cartsim.stream_processors.state import WorkerState
 
 
 class Observed(Protocol):

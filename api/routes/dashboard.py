@@ -12,16 +12,17 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib.resources import files
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
-from cartsim.api.feed import Feed
-from cartsim.api.routes import events, generate, health, statistics
-from cartsim.api.routes.paging import Paging, TimeRange
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
+from fastapi import APIRouter, FastAPI, HTTPException, Response
 from fastapi.responses import HTMLResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel
+
+from cartsim.api.deps import FeedDep
+from cartsim.api.routes import events, generate, health, statistics
+from cartsim.api.routes.paging import Paging, TimeRange
 
 router = APIRouter(tags=["dashboard"])
 
@@ -57,14 +58,10 @@ async def asset(name: str) -> Response:
     return Response(_ASSETS[name], media_type=_TYPES[name], headers={"Cache-Control": "no-cache"})
 
 
-async def get_feed(request: Request) -> Feed:
-    return request.app.state.feed
-
-
 # Not in the OpenAPI document: a stream that never ends is no request/response operation (and
 # schemathesis would wait on it forever); docs/observability.md documents it.
 @router.get("/dashboard/stream", response_class=EventSourceResponse, include_in_schema=False)
-async def stream(feed: Annotated[Feed, Depends(get_feed)]) -> AsyncIterator[ServerSentEvent]:
+async def stream(feed: FeedDep) -> AsyncIterator[ServerSentEvent]:
     """Server-Sent Events named `frame`, one per `CARTSIM_DASHBOARD_INTERVAL_S`: a JSON object
     of `statistics`, `abandoned`, `health`, `events` and `generate` (each the body its REST
     endpoint answers now, or `{"error", "status"}`) and `rate`, events per second as

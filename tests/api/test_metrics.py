@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from cartsim.api.main import create_app
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from cartsim.api.main import create_app
 from tests.api.conftest import api_settings
 from tests.conftest import wait_until
 
