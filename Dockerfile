@@ -13,6 +13,7 @@ COPY producer ./producer
 COPY stream_processors ./stream_processors
 COPY api ./api
 COPY cli ./cli
+COPY tail ./tail
 COPY schemas ./schemas
 RUN pip install --no-cache-dir --no-deps . && mkdir -p /data
 

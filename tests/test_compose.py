@@ -47,5 +47,5 @@ def test_cartsim_services_use_our_image_and_wait_for_a_healthy_kafka() -> None:
 def test_the_image_installs_the_lock_file_and_every_package() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "requirements.lock" in dockerfile
-    for package in ("cartsim", "producer", "stream_processors", "api"):
+    for package in ("cartsim", "producer", "stream_processors", "api", "cli", "tail"):
         assert f"COPY {package} ./{package}" in dockerfile
