@@ -12,7 +12,7 @@ import sys
 import click
 from rich.console import Console
 
-from cartsim.cli.commands import _bootstrap, cli, console
+from cartsim.cli.commands import cli, configured_bootstrap, console
 from cartsim.events import EVENT_TYPES
 from cartsim.settings import get_settings
 from cartsim.tail.formats import FORMATS, Format, Printer
@@ -55,7 +55,7 @@ def tail(
     selection = Selection(frozenset(event_types), session)
     shown = asyncio.run(
         _tail(
-            bootstrap or _bootstrap(settings),
+            bootstrap or configured_bootstrap(settings),
             topic or settings.topic,
             selection,
             from_beginning,

@@ -19,10 +19,7 @@ from cartsim.broker import EmbeddedBroker
 from cartsim.processes import stop_process
 from tests.browser import chromium
 from tests.conftest import Services, wait_until
-from tests.stalls import worker_on_tansu
 from tests.tables import stored_count
-
-pytestmark = worker_on_tansu
 
 BACKFILL = 4_000
 KEY = "dashboard-test-key"
