@@ -33,9 +33,10 @@ def create_app(settings: Settings) -> App:
         consumer_auto_offset_reset="earliest",
         # Recovery on Tansu is made exact by how changelog.py batches the records, not by
         # producer_max_batch_size=1, which cost a request per record.
-        # With two workers, Tansu 0.6.0 now and then never answers a produce request (seen
-        # in test_two_workers: one request in flight, no reply, no error). Faust's default
-        # 1,200 s timeout stalls the worker for 20 minutes; 15 s makes aiokafka retry.
+        # A produce request whose answer has not been read in 15 s is retried; with Faust's
+        # 1,200 s default one late answer would stall the worker for 20 minutes. A loop busy
+        # with CPU work reads no answers, which to aiokafka looks like a broker that never
+        # answered (docs/embedded-broker.md).
         producer_request_timeout=15.0,
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=settings.heartbeat_interval_s,

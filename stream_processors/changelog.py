@@ -33,8 +33,9 @@ class ChangelogWriter:
             acks="all",
             max_batch_size=BATCH_BYTES,
             max_request_size=BATCH_BYTES + 4096,
-            # Tansu now and then leaves a produce request unanswered (README): retry after 15 s,
-            # not aiokafka's 40 s; a record sent twice is harmless in a compacted changelog.
+            # An answer not read in 15 s (not aiokafka's 40 s) is given up and the batch sent
+            # again, as the Faust producer does; a record sent twice is harmless in a compacted
+            # changelog.
             request_timeout_ms=15_000,
         )
 
