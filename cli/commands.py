@@ -140,6 +140,11 @@ def api(host: str | None, port: int | None) -> None:
 @click.option("--end", callback=moment, help="Backfill until this ISO date/time (exclusive).")
 @http_options
 @fault_options
+@click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    help="Generator processes (default: the cores available); the events do not depend on it.",
+)
 def produce(
     count: int | None,
     rate: float | None,
@@ -153,11 +158,13 @@ def produce(
     retry_for: float,
     faults: FaultOptions,
     truth: Path | None,
+    processes: int | None,
 ) -> None:
     """Simulate shoppers: --count N as a batch, live at --rate, or --count N over --start/--end."""
     from cartsim.producer.command import Plan
     from cartsim.producer.command import produce as run
     from cartsim.producer.journeys import new_seed
+    from cartsim.producer.pool import available_cores
     from cartsim.producer.targets import HttpOptions
 
     if (start is None) != (end is None) or (start is not None and count is None):
@@ -173,11 +180,26 @@ def produce(
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # its failures reach us as errors
     if count is None and rate is None:
         rate = settings.rate
-    plan = Plan(new_seed() if seed is None else seed, count, rate, start, end, faults, truth)
+    seed = new_seed() if seed is None else seed
+    plan = Plan(seed, count, rate, start, end, faults, truth, processes or available_cores())
     http = HttpOptions(batch_size, concurrency, headers, retry_for)
     sent = asyncio.run(run(plan, to, settings, bootstrap, console, http=http))
     where = settings.topic if configured else to
     console.print(f"sent {sent:,} events to {str(where)!r} (seed {plan.seed})")
+
+
+@cli.command(hidden=True)
+def generator() -> None:
+    """One generator process of `produce`: buckets in on stdin, their events out on stdout."""
+    from cartsim.producer.worker import serve
+
+    try:
+        serve(sys.stdin.buffer, sys.stdout.buffer)
+    except BrokenPipeError:
+        sys.exit(1)  # the producer is gone
+    except Exception as exc:  # the producer shows this one line as the reason
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        sys.exit(1)
 
 
 @cli.command()

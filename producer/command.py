@@ -25,8 +25,15 @@ from cartsim.producer.catalog import load_catalog
 from cartsim.producer.config import JourneyConfig
 from cartsim.producer.emit import emit
 from cartsim.producer.inject import emit_with_faults
-from cartsim.producer.journeys import backfill, batch, steady
+from cartsim.producer.journeys import (
+    Schedule,
+    backfill_schedule,
+    batch_schedule,
+    steady_schedule,
+)
+from cartsim.producer.lines import Reader
 from cartsim.producer.options import Destination
+from cartsim.producer.pool import runner
 from cartsim.producer.records import Record
 from cartsim.producer.targets import HttpOptions, open_target
 from cartsim.settings import Settings
@@ -37,7 +44,7 @@ from cartsim.truth import FaultOptions
 @dataclass(frozen=True)
 class Plan:
     """What to produce: live (rate; with a count, that many), batch (count: the last events up
-    to now), or backfill (count, start, end)."""
+    to now), or backfill (count, start, end); made by `processes` generator processes."""
 
     seed: int
     count: int | None = None
@@ -46,14 +53,26 @@ class Plan:
     end: datetime | None = None
     faults: FaultOptions = field(default_factory=FaultOptions)
     truth: Path | None = None
+    processes: int = 1
+
+    def schedule(self, config: JourneyConfig) -> Schedule:
+        if self.start is not None and self.end is not None and self.count is not None:
+            return backfill_schedule(self.start, self.end, self.count)
+        if self.count is not None and self.rate is None:
+            return batch_schedule(self.count, config)
+        return steady_schedule(self.rate or config.batch_rate)
 
     def records(self, settings: Settings, config: JourneyConfig) -> Iterator[Record]:
+        """The plan's records, made in this process."""
         products = load_catalog(Layout(settings.data_dir).products_path)
-        if self.start is not None and self.end is not None and self.count is not None:
-            return backfill(self.seed, self.start, self.end, self.count, products, config)
-        if self.count is not None and self.rate is None:
-            return batch(self.seed, self.count, products, config)
-        return steady(self.seed, self.rate or config.batch_rate, products, config)
+        return self.schedule(config).records(self.seed, products, config)
+
+    @contextmanager
+    def lines(self, settings: Settings, config: JourneyConfig) -> Iterator[Reader]:
+        """The plan's events, while its generator processes run."""
+        products = load_catalog(Layout(settings.data_dir).products_path)
+        with runner(self.processes, self.seed, products, config) as making:
+            yield Reader(self.schedule(config).lines(making))
 
 
 @contextmanager
@@ -90,26 +109,27 @@ async def produce(
 ) -> int:
     """Run the plan until its count is sent or SIGINT/SIGTERM; returns the events sent."""
     config = config or JourneyConfig()
-    records = plan.records(settings, config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    async with open_target(to, settings, bootstrap, http) as target:
-        with progress_bar(console, plan.count) as on_progress:
-            count, rate = plan.count, plan.rate
-            if not plan.faults.active and plan.truth is None:
-                return await emit(
-                    records, target, count=count, rate=rate, stop=stop, on_progress=on_progress
+    with plan.lines(settings, config) as lines:
+        async with open_target(to, settings, bootstrap, http) as target:
+            with progress_bar(console, plan.count) as on_progress:
+                count, rate = plan.count, plan.rate
+                if not plan.faults.active and plan.truth is None:
+                    return await emit(
+                        lines, target, count=count, rate=rate, stop=stop, on_progress=on_progress
+                    )
+                records = lines.records()
+                return await emit_with_faults(
+                    records if count is None else islice(records, count),
+                    target,
+                    settings,
+                    faults=plan.faults,
+                    seed=plan.seed,
+                    truth=plan.truth,
+                    rate=rate,
+                    stop=stop,
+                    on_progress=on_progress,
                 )
-            return await emit_with_faults(
-                records if count is None else islice(records, count),
-                target,
-                settings,
-                faults=plan.faults,
-                seed=plan.seed,
-                truth=plan.truth,
-                rate=rate,
-                stop=stop,
-                on_progress=on_progress,
-            )

@@ -54,6 +54,15 @@ _CHECKOUT = b'"search_query":null,"cart_total_vnd":%d,"order_id":%s,"payment_met
 _GUEST = b'"customer_id":null,"is_guest":true,'
 
 
+_EVENT_ID = b'{"event_id":"evt_'
+_HEX = slice(len(_EVENT_ID), len(_EVENT_ID) + 16)
+
+
+def session_key(value: bytes) -> bytes:
+    """The Kafka key of an encoded event: its event id begins with its session's 16 hex digits."""
+    return b"sess_" + value[_HEX]
+
+
 def _json(value: object) -> bytes:
     return orjson.dumps(value)
 
@@ -223,7 +232,7 @@ class Visitors:
             who, city = self.members[customer], self.cities[customer]
         platform = self.platforms[bits(BITS)]
         return (
-            b'{"event_id":"evt_' + session_hex,
+            _EVENT_ID + session_hex,
             b"sess_" + session_hex,
             b"".join((b'"session_id":"sess_', session_hex, b'",', who, platform)),
             city,

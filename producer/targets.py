@@ -28,6 +28,7 @@ from aiokafka.producer.message_accumulator import BatchBuilder
 from cartsim.errors import CartsimError, KafkaUnavailableError
 from cartsim.kafka import ensure_topic, partition_count
 from cartsim.producer.backoff import Backoff, retry_after_s
+from cartsim.producer.lines import Lines
 from cartsim.producer.options import Destination
 from cartsim.producer.partitions import partition_for
 from cartsim.settings import Settings
@@ -204,14 +205,23 @@ class _LinesTarget(_Closing):
         self.close()
 
     async def send(self, records: Iterable[tuple[bytes, bytes]]) -> int:
-        values = [value for _, value in records]
+        """Write the events as lines, in a thread: a pipe's reader or gzip may take a while."""
+        if isinstance(records, Lines):
+            data, count = records.data, len(records)
+        else:
+            values = [value for _, value in records]
+            values.append(b"")  # so the join ends with a newline
+            data, count = b"\n".join(values), len(values) - 1
+        if count:
+            await asyncio.to_thread(self.write, data)
+        self.sent += count
+        return count
+
+    def write(self, data: bytes | memoryview) -> None:
         try:
-            if values:
-                self.stream.write(b"\n".join(values) + b"\n")
+            self.stream.write(data)
         except OSError as exc:
             raise OutputError(f"cannot write events to {self.name}: {exc.strerror}") from exc
-        self.sent += len(values)
-        return len(values)
 
     def close(self) -> None:
         self.stream.flush()
@@ -260,9 +270,9 @@ class StdoutTarget(_LinesTarget):
     def __init__(self, stream: BinaryIO | None = None) -> None:
         self.stream = stream or sys.stdout.buffer
 
-    async def send(self, records: Iterable[tuple[bytes, bytes]]) -> int:
+    def write(self, data: bytes | memoryview) -> None:
         try:
-            count = await super().send(records)
+            super().write(data)
             self.stream.flush()
         except (OutputError, OSError) as exc:
             if self.stream is sys.stdout.buffer:
@@ -272,7 +282,6 @@ class StdoutTarget(_LinesTarget):
             if isinstance(exc, OutputError):
                 raise
             raise OutputError(f"cannot write events to stdout: {exc.strerror}") from exc
-        return count
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
