@@ -47,6 +47,13 @@ def _stop_on_signals() -> None:
     signal.signal(signal.SIGINT, _raise_stopped)
 
 
+metrics_option = click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    help="Serve Prometheus metrics on this port (/metrics) while running.",
+)
+
+
 def configured_bootstrap(settings: Settings) -> str:
     """The configured cluster, or a CartsimError saying how to get one."""
     if not settings.kafka_bootstrap:
@@ -145,6 +152,7 @@ def api(host: str | None, port: int | None) -> None:
     type=click.IntRange(min=1),
     help="Generator processes (default: the cores available); the events do not depend on it.",
 )
+@metrics_option
 def produce(
     count: int | None,
     rate: float | None,
@@ -159,6 +167,7 @@ def produce(
     faults: FaultOptions,
     truth: Path | None,
     processes: int | None,
+    metrics_port: int | None,
 ) -> None:
     """Simulate shoppers: --count N as a batch, live at --rate, or --count N over --start/--end."""
     from cartsim.producer.command import Plan
@@ -183,7 +192,12 @@ def produce(
     seed = new_seed() if seed is None else seed
     plan = Plan(seed, count, rate, start, end, faults, truth, processes or available_cores())
     http = HttpOptions(batch_size, concurrency, headers, retry_for)
-    sent = asyncio.run(run(plan, to, settings, bootstrap, console, http=http))
+    watch = None
+    if metrics_port is not None:
+        from cartsim.producer.metrics import serve
+
+        watch = serve(metrics_port, "produce", count).watch
+    sent = asyncio.run(run(plan, to, settings, bootstrap, console, http=http, watch=watch))
     where = settings.topic if configured else to
     console.print(f"sent {sent:,} events to {str(where)!r} (seed {plan.seed})")
 

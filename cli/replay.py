@@ -14,7 +14,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
-from cartsim.cli.commands import cli, configured_bootstrap, console
+from cartsim.cli.commands import cli, configured_bootstrap, console, metrics_option
 from cartsim.errors import CartsimError
 from cartsim.events import EVENT_TYPES
 from cartsim.moments import epoch_ms, parse_moment
@@ -179,6 +179,7 @@ def progress_line(console: Console) -> Iterator[Callable[..., None] | None]:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Continue the replay recorded in this checkpoint (run the same command again).",
 )
+@metrics_option
 def replay(
     source: str,
     to: Destination,
@@ -198,6 +199,7 @@ def replay(
     retry_for: float,
     checkpoint: Path | None,
     resume: Path | None,
+    metrics_port: int | None,
 ) -> None:
     """Replay events from SOURCE (default: the store) to a target, optionally paced, re-timed,
     filtered and looped. SOURCE is store, kafka (the configured topic), kafka://HOST:PORT/TOPIC,
@@ -259,11 +261,19 @@ def replay(
         chunk=None if to.kind != "http" else batch_size * concurrency * 4,
     )
 
+    metrics = None
+    if metrics_port is not None:
+        from cartsim.producer.metrics import serve
+
+        metrics = serve(metrics_port, "replay")
+
     async def run() -> None:
         stop_on_signals(job.stop)
         with progress_line(console) as on_progress:
             job.on_progress = on_progress
             async with open_target(to, settings, bootstrap, http) as target:
+                if metrics is not None:
+                    metrics.watch(target)
                 await job.run(target)
 
     before = point.delivered

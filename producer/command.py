@@ -35,7 +35,7 @@ from cartsim.producer.lines import Reader
 from cartsim.producer.options import Destination
 from cartsim.producer.pool import runner
 from cartsim.producer.records import Record
-from cartsim.producer.targets import HttpOptions, open_target
+from cartsim.producer.targets import HttpOptions, Target, open_target
 from cartsim.settings import Settings
 from cartsim.storage import Layout
 from cartsim.truth import FaultOptions
@@ -106,8 +106,10 @@ async def produce(
     console: Console,
     config: JourneyConfig | None = None,
     http: HttpOptions | None = None,
+    watch: Callable[[Target], None] | None = None,
 ) -> int:
-    """Run the plan until its count is sent or SIGINT/SIGTERM; returns the events sent."""
+    """Run the plan until its count is sent or SIGINT/SIGTERM; returns the events sent.
+    `watch` is handed the open target (the metrics read what it delivered)."""
     config = config or JourneyConfig()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -115,6 +117,8 @@ async def produce(
         loop.add_signal_handler(signum, stop.set)
     with plan.lines(settings, config) as lines:
         async with open_target(to, settings, bootstrap, http) as target:
+            if watch is not None:
+                watch(target)
             with progress_bar(console, plan.count) as on_progress:
                 count, rate = plan.count, plan.rate
                 if not plan.faults.active and plan.truth is None:

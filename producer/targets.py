@@ -13,6 +13,7 @@ import contextlib
 import gzip
 import os
 import sys
+from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -92,8 +93,10 @@ class KafkaTarget(_Closing):
         ]
         self.partitions: list[int] = []
         self.known: dict[bytes, int] = {}
-        self.in_flight: tuple[list[asyncio.Future[object]], int] = ([], 0)
+        # deliveries in flight, and how many records they carry to each partition
+        self.in_flight: tuple[list[asyncio.Future[object]], Counter[int]] = ([], Counter())
         self.sent = 0
+        self.acked: Counter[int] = Counter()  # partition -> records the broker acknowledged
 
     async def __aenter__(self) -> KafkaTarget:
         try:
@@ -163,21 +166,25 @@ class KafkaTarget(_Closing):
                         break
                 deliveries.append(await self._submit(builder, index))
             active = unfinished
-        previous, self.in_flight = self.in_flight, (deliveries, count)
+        carried_to = Counter({self.partitions[i]: len(q) for i, q in enumerate(queues) if q})
+        previous, self.in_flight = self.in_flight, (deliveries, carried_to)
         await self._settle(*previous)
         return count
 
     async def flush(self) -> None:
         """Wait until every record sent so far has been acknowledged."""
-        current, self.in_flight = self.in_flight, ([], 0)
+        current, self.in_flight = self.in_flight, ([], Counter())
         await self._settle(*current)
 
-    async def _settle(self, deliveries: list[asyncio.Future[object]], count: int) -> None:
+    async def _settle(
+        self, deliveries: list[asyncio.Future[object]], partitions: Counter[int]
+    ) -> None:
         try:
             await asyncio.gather(*deliveries)
         except KafkaError as exc:
             raise KafkaUnavailableError(f"delivery to {self.topic!r} failed: {exc}", exc) from exc
-        self.sent += count
+        self.sent += partitions.total()
+        self.acked.update(partitions)
 
     async def _submit(self, builder: BatchBuilder, index: int) -> asyncio.Future[object]:
         producer = self.producers[index % len(self.producers)]
