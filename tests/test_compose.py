@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from cartsim.cli import cli
+from cartsim.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("worker", "api", "producer")
@@ -49,3 +52,56 @@ def test_the_image_installs_the_lock_file_and_every_package() -> None:
     assert "requirements.lock" in dockerfile
     for package in ("cartsim", "producer", "stream_processors", "api", "cli", "tail"):
         assert f"COPY {package} ./{package}" in dockerfile
+
+
+def _yaml(path: str) -> Any:
+    return yaml.safe_load((ROOT / path).read_text())
+
+
+def _exported_metrics() -> set[str]:
+    """Every sample name the API, the worker and the producers can export: the family names
+    written in their metrics modules, with the suffixes prometheus-client adds."""
+    names: set[str] = set()
+    for module in ("api/metrics.py", "stream_processors/metrics.py", "producer/metrics.py"):
+        names.update(re.findall(r'"(cartsim_[a-z_]+)"', (ROOT / module).read_text()))
+    return {name + suffix for name in names for suffix in ("", "_total", "_bucket", "_count")}
+
+
+def test_prometheus_scrapes_the_api_every_worker_and_the_producer() -> None:
+    services = compose()["services"]
+    prometheus = services["prometheus"]
+    mounted = dict(volume.removesuffix(":ro").split(":") for volume in prometheus["volumes"])
+    assert mounted["./deploy/prometheus.yml"] in " ".join(prometheus["command"])
+    jobs = {job["job_name"]: job for job in _yaml("deploy/prometheus.yml")["scrape_configs"]}
+    assert jobs["cartsim-api"]["static_configs"][0]["targets"] == ["api:8000"]
+    api = services["api"]["command"]
+    assert api[api.index("--port") + 1] == "8000"
+    worker = jobs["cartsim-worker"]["dns_sd_configs"][0]
+    assert worker["names"] == ["worker"] and worker["port"] == Settings().worker_port
+    assert services["worker"]["environment"]["CARTSIM_WORKER_HOST"] == "0.0.0.0"
+    producer = jobs["cartsim-producer"]["static_configs"][0]["targets"]
+    command = services["producer"]["command"]
+    assert producer == [f"producer:{command[command.index('--metrics-port') + 1]}"]
+    for job in jobs.values():
+        assert job.get("metrics_path", "/metrics") == "/metrics"
+
+
+def test_grafana_is_provisioned_with_prometheus_and_the_dashboard() -> None:
+    grafana = compose()["services"]["grafana"]
+    mounts = dict(volume.removesuffix(":ro").split(":") for volume in grafana["volumes"])
+    assert mounts["./deploy/grafana/provisioning"] == "/etc/grafana/provisioning"
+    assert all((ROOT / host).is_dir() for host in mounts)
+    (source,) = _yaml("deploy/grafana/provisioning/datasources/prometheus.yml")["datasources"]
+    assert source["type"] == "prometheus" and source["url"] == "http://prometheus:9090"
+    assert "9090:9090" in compose()["services"]["prometheus"]["ports"]
+    (provider,) = _yaml("deploy/grafana/provisioning/dashboards/cartsim.yml")["providers"]
+    assert provider["options"]["path"] == mounts["./deploy/grafana/dashboards"]
+    dashboard = json.loads((ROOT / "deploy/grafana/dashboards/cartsim.json").read_text())
+    assert dashboard["uid"] == "cartsim" and dashboard["panels"]
+    exported = _exported_metrics()
+    for panel in dashboard["panels"]:
+        assert panel["datasource"]["uid"] == source["uid"], panel["title"]
+        for target in panel["targets"]:
+            assert target["datasource"]["uid"] == source["uid"]
+            used = set(re.findall(r"\bcartsim_[a-z_]+", target["expr"]))
+            assert used and used <= exported, (panel["title"], used - exported)
