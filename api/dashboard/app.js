@@ -4,6 +4,7 @@
 
 const numbers = new Intl.NumberFormat("en-US");
 const percent = new Intl.NumberFormat("en-US", { style: "percent", maximumFractionDigits: 1 });
+const compact = new Intl.NumberFormat("en-US", { notation: "compact", maximumFractionDigits: 2 });
 const $ = (selector) => document.querySelector(selector);
 
 const dashboard = { frames: 0, last: null, chart: null };
@@ -57,7 +58,7 @@ function renderStatistics(stats) {
     return;
   }
   setOutput("#kpi-total", stats.total_events, numbers.format(stats.total_events));
-  setOutput("#kpi-revenue", stats.revenue.revenue_vnd, numbers.format(stats.revenue.revenue_vnd));
+  setOutput("#kpi-revenue", stats.revenue.revenue_vnd, compact.format(stats.revenue.revenue_vnd));
   setOutput("#kpi-orders", stats.revenue.orders, numbers.format(stats.revenue.orders));
   const conversion = stats.funnel.conversion_rate;
   setOutput("#kpi-conversion", conversion, conversion === null ? "–" : rate(conversion));
