@@ -1,0 +1,1 @@
+"""Stored events into analytic Parquet tables (`cartsim transform`)."""

@@ -1,0 +1,126 @@
+"""The default engine: DuckDB, embedded, out of core within `memory_limit`.
+
+Its database file and spill files live in the run's staging folder, so a run holds no more
+than the limit in memory however many events it reads, and leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from cartsim.transformation.sources import Careful, Source, StrictReadError
+from cartsim.transformation.tables import RAW_FIELDS
+
+from cartsim.analytics import PARTITION_COLUMN, TABLES
+from cartsim.errors import CartsimError
+
+_EXTRA = {
+    "input_name": "VARCHAR",
+    "input_order": "BIGINT",
+    "kafka_log": "VARCHAR",
+    "kafka_partition": "BIGINT",
+}
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+class DuckDBEngine:
+    name = "duckdb"
+
+    def __init__(self, work_dir: Path, memory_limit: str, threads: int | None = None) -> None:
+        work_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.con = duckdb.connect(str(work_dir / "work.duckdb"))
+            self.con.execute(f"SET memory_limit = {_literal(memory_limit)}")
+        except duckdb.Error as exc:
+            raise CartsimError(f"--memory-limit {memory_limit!r}: {exc}") from exc
+        self.con.execute(f"SET temp_directory = {_literal(str(work_dir / 'spill'))}")
+        self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute("SET preserve_insertion_order = false")
+        if threads:
+            self.con.execute(f"SET threads = {int(threads)}")
+
+    def close(self) -> None:
+        self.con.close()
+
+    def load_raw(self, sources: list[Source], careful: dict[str, Careful]) -> None:
+        """`raw_events`: RAW_FIELDS of every line, with the input each came from; inputs named
+        in `careful` were read line by line already, the others are read here."""
+        columns = {**RAW_FIELDS, **_EXTRA}
+        ddl = ", ".join(f'"{name}" {kind}' for name, kind in columns.items())
+        self.con.execute(f"CREATE OR REPLACE TABLE raw_events ({ddl})")
+        self.con.execute(
+            "CREATE OR REPLACE TEMP TABLE inputs "
+            "(input_name VARCHAR, input_order BIGINT, kafka_log VARCHAR, kafka_partition BIGINT)"
+        )
+        self.con.executemany(
+            "INSERT INTO inputs VALUES (?, ?, ?, ?)",
+            [
+                (s.path.name, order, s.kafka_log, s.kafka_partition)
+                for order, s in enumerate(sources)
+            ],
+        )
+        fast = [source for source in sources if source.name not in careful]
+        if fast:
+            struct = "{" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in RAW_FIELDS.items())
+            fields = ", ".join(f'r."{name}"' for name in RAW_FIELDS)
+            try:
+                self.con.execute(
+                    f"""INSERT INTO raw_events
+                    SELECT {fields}, i.input_name, i.input_order, i.kafka_log, i.kafka_partition
+                    FROM read_json($files, format = 'newline_delimited', columns = {struct}}},
+                        filename = true) AS r
+                    JOIN inputs AS i ON i.input_name = parse_filename(r.filename)""",
+                    {"files": [str(s.path) for s in fast]},
+                )
+            except duckdb.Error as exc:
+                raise StrictReadError(str(exc).splitlines()[0]) from exc
+        for order, source in enumerate(sources):
+            if source.name in careful:
+                extra = (source.path.name, order, source.kafka_log, source.kafka_partition)
+                self.con.executemany(
+                    f"INSERT INTO raw_events VALUES ({', '.join('?' * len(columns))})",
+                    [(*row, *extra) for row in careful[source.name].rows],
+                )
+
+    def register_table(self, view: str, table: str, folder: Path) -> None:
+        """`view` over the stored partitions of `table` under `folder`, empty when none."""
+        files = sorted(folder.glob("*/part-0.parquet"))
+        if files:
+            listed = ", ".join(_literal(str(path)) for path in files)
+            self.con.execute(
+                f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM read_parquet([{listed}], "
+                f"hive_partitioning = true, hive_types = {{'{PARTITION_COLUMN}': 'DATE'}})"
+            )
+            return
+        columns = ", ".join(f'"{c.name}" {c.type}' for c in TABLES[table].columns)
+        self.con.execute(f"CREATE OR REPLACE TABLE {view} ({PARTITION_COLUMN} DATE, {columns})")
+
+    def materialize(self, name: str, sql: str) -> None:
+        self.con.execute(f"CREATE OR REPLACE TABLE {name} AS {sql}")
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        return self.con.execute(sql).fetchall()
+
+    def dates(self, name: str) -> list[date]:
+        return [row[0] for row in self.rows(f"SELECT DISTINCT {PARTITION_COLUMN} FROM {name}")]
+
+    def write(self, name: str, table: str, dates: list[date], staging: Path) -> None:
+        """One zstd Parquet file per date, rows in the table's key order."""
+        schema = TABLES[table]
+        columns = ", ".join(f'"{column}"' for column in schema.column_names)
+        order = ", ".join(f'"{column}"' for column in schema.key) or "ALL"
+        for day in sorted(dates):
+            target = staging / table / f"{PARTITION_COLUMN}={day.isoformat()}"
+            target.mkdir(parents=True, exist_ok=True)
+            self.con.execute(
+                f"COPY (SELECT {columns} FROM {name} "
+                f"WHERE {PARTITION_COLUMN} = DATE '{day.isoformat()}' ORDER BY {order}) "
+                f"TO {_literal(str(target / 'part-0.parquet'))} "
+                "(FORMAT parquet, COMPRESSION zstd)"
+            )
