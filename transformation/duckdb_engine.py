@@ -107,11 +107,9 @@ class DuckDBEngine:
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         return self.con.execute(sql).fetchall()
 
-    def dates(self, name: str) -> list[date]:
-        return [row[0] for row in self.rows(f"SELECT DISTINCT {PARTITION_COLUMN} FROM {name}")]
-
-    def write(self, name: str, table: str, dates: list[date], staging: Path) -> None:
-        """One zstd Parquet file per date, rows in the table's key order."""
+    def write(self, name: str, table: str, staging: Path) -> list[date]:
+        """One zstd Parquet file per date, rows in the table's key order; returns the dates."""
+        dates = [row[0] for row in self.rows(f"SELECT DISTINCT {PARTITION_COLUMN} FROM {name}")]
         schema = TABLES[table]
         columns = ", ".join(f'"{column}"' for column in schema.column_names)
         order = ", ".join(f'"{column}"' for column in schema.key) or "ALL"
@@ -124,3 +122,4 @@ class DuckDBEngine:
                 f"TO {_literal(str(target / 'part-0.parquet'))} "
                 "(FORMAT parquet, COMPRESSION zstd)"
             )
+        return dates

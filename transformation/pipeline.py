@@ -13,8 +13,9 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from cartsim.transformation import commit, manifest, tables
 from cartsim.transformation.sources import (
@@ -44,9 +45,8 @@ class Engine(Protocol):
     def load_raw(self, sources: list[Source], careful: dict[str, Careful]) -> None: ...
     def register_table(self, view: str, table: str, folder: Path) -> None: ...
     def materialize(self, name: str, sql: str) -> None: ...
-    def rows(self, sql: str) -> list[tuple]: ...
-    def dates(self, name: str) -> list: ...
-    def write(self, name: str, table: str, dates: list, staging: Path) -> None: ...
+    def rows(self, sql: str) -> list[tuple[Any, ...]]: ...
+    def write(self, name: str, table: str, staging: Path) -> list[date]: ...
     def close(self) -> None: ...
 
 
@@ -203,9 +203,8 @@ def _events(
     engine.materialize("events_out", tables.EVENTS)
     (report.new_events,) = engine.rows("SELECT COUNT(*) FROM new_events")[0]
     report.duplicates = report.events - report.new_events
-    dates = engine.dates("events_out")
-    progress(f"events: {report.new_events:,} new, {len(dates)} date partition(s) to write")
-    engine.write("events_out", "events", dates, staging)
+    dates = engine.write("events_out", "events", staging)
+    progress(f"events: {report.new_events:,} new, {len(dates)} date partition(s) staged")
     _commit(out, staging, [("events", d.isoformat()) for d in dates], report)
     return records
 
@@ -220,8 +219,7 @@ def _derived(
     for table, sql in tables.OUTPUTS.items():
         name = f"out_{table}"
         engine.materialize(name, sql)
-        dates = engine.dates(name)
-        engine.write(name, table, dates, staging)
+        dates = engine.write(name, table, staging)
         _commit(options.out, staging, [(table, d.isoformat()) for d in dates], report)
         progress(f"{table}: {len(dates)} date partition(s)")
 

@@ -151,28 +151,27 @@ class SparkEngine:
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in self.spark.sql(spark_sql(sql)).collect()]
 
-    def dates(self, name: str) -> list[date]:
-        return [row[0] for row in self.rows(f"SELECT DISTINCT {PARTITION_COLUMN} FROM {name}")]
-
-    def write(self, name: str, table: str, dates: list[date], staging: Path) -> None:
-        """One file per date: each date is one task's, sorted by the table's key."""
-        if not dates:
-            return
+    def write(self, name: str, table: str, staging: Path) -> list[date]:
+        """One file per date (each date is one task's), sorted by the table's key; returns the
+        dates written."""
         schema = TABLES[table]
         frame = self.spark.table(name).select(PARTITION_COLUMN, *schema.column_names)
         raw = self.work_dir / f"write-{table}"
         shutil.rmtree(raw, ignore_errors=True)
         (
-            frame.repartition(len(dates), PARTITION_COLUMN)
+            frame.repartition(PARTITION_COLUMN)
             .sortWithinPartitions(PARTITION_COLUMN, *schema.key)
             .write.partitionBy(PARTITION_COLUMN)
             .parquet(str(raw))
         )
-        for folder in raw.glob(f"{PARTITION_COLUMN}=*"):
+        dates = []
+        for folder in sorted(raw.glob(f"{PARTITION_COLUMN}=*")):
             files = list(folder.glob("part-*.parquet"))
             if len(files) != 1:
                 raise CartsimError(f"Spark wrote {len(files)} files for {table}/{folder.name}")
             target = staging / table / folder.name
             target.mkdir(parents=True, exist_ok=True)
             os.replace(files[0], target / PART)
+            dates.append(date.fromisoformat(folder.name.split("=", 1)[1]))
         shutil.rmtree(raw, ignore_errors=True)
+        return dates

@@ -16,6 +16,10 @@ from tests.transformation.conftest import (
     transform,
 )
 
+# Spark's start and its many small jobs take minutes on a busy 2-core machine; this is a ceiling
+# against a hang, not a speed check (speed is measured by bench/transform.py).
+pytestmark = pytest.mark.timeout(1800)
+
 
 def test_both_engines_write_the_same_tables_row_for_row(
     stored: Path, spark_session: None, tmp_path: Path
