@@ -32,13 +32,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
-from cartsim.api.jobs import simulated_records
-from cartsim.stream_processors.sink import SegmentSink
-from cartsim.transformation.tables import RAW_FIELDS
 
 from bench.results import Result
+from cartsim.api.jobs import simulated_records
 from cartsim.settings import Settings
 from cartsim.storage import Layout, Segment
+from cartsim.stream_processors.sink import SegmentSink
+from cartsim.transformation.tables import RAW_FIELDS
 
 PARTITIONS = 4
 BASE_LOG = "be0c0002"

@@ -8,10 +8,10 @@ from datetime import datetime
 from pathlib import Path
 
 import click
-from cartsim.cli.commands import cli, console
-from cartsim.producer.options import moment
 
+from cartsim.cli.commands import cli, console
 from cartsim.errors import CartsimError
+from cartsim.producer.options import moment
 from cartsim.settings import get_settings
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from cartsim.transformation.sources import Careful, Source, StrictReadError
-from cartsim.transformation.tables import RAW_FIELDS
 
 from cartsim.analytics import PARTITION_COLUMN, TABLES
 from cartsim.errors import CartsimError
+from cartsim.transformation.sources import Careful, Source, StrictReadError
+from cartsim.transformation.tables import RAW_FIELDS
 
 _EXTRA = {
     "input_name": "VARCHAR",

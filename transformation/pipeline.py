@@ -17,6 +17,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
+from cartsim.analytics import (
+    PARTITION_COLUMN,
+    SCHEMA_VERSION,
+    TABLES,
+    InputRecord,
+    TransformManifest,
+)
+from cartsim.errors import CartsimError
 from cartsim.transformation import commit, manifest, tables
 from cartsim.transformation.sources import (
     Careful,
@@ -26,15 +34,6 @@ from cartsim.transformation.sources import (
     find_sources,
     needs_care,
 )
-
-from cartsim.analytics import (
-    PARTITION_COLUMN,
-    SCHEMA_VERSION,
-    TABLES,
-    InputRecord,
-    TransformManifest,
-)
-from cartsim.errors import CartsimError
 
 Progress = Callable[[str], None]
 

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from cartsim.transformation.tables import RAW_FIELDS
 
 from cartsim.errors import CartsimError
 from cartsim.storage import SEGMENT_PREFIX, Layout, Segment, read_gzip_members
+from cartsim.transformation.tables import RAW_FIELDS
 
 PLAIN_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson", ".ndjson.gz")
 _PYTHON_TYPES: dict[str, tuple[type, ...]] = {

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import sqlglot
-from cartsim.transformation.commit import PART
-from cartsim.transformation.sources import Careful, Source, StrictReadError
-from cartsim.transformation.tables import RAW_FIELDS
 
 from cartsim.analytics import PARTITION_COLUMN, TABLES
 from cartsim.errors import CartsimError
+from cartsim.transformation.commit import PART
+from cartsim.transformation.sources import Careful, Source, StrictReadError
+from cartsim.transformation.tables import RAW_FIELDS
 
 _SPARK_TYPES = {
     "VARCHAR": "STRING",

@@ -9,10 +9,10 @@ from itertools import islice
 from pathlib import Path
 
 import orjson
-from cartsim.producer.catalog import build_catalog
-from cartsim.producer.journeys import backfill
 
 from cartsim.analytics import MANIFEST_NAME
+from cartsim.producer.catalog import build_catalog
+from cartsim.producer.journeys import backfill
 from tests.cli import test_cli
 from tests.transformation.conftest import END, START, table_rows
 

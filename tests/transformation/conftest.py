@@ -11,16 +11,16 @@ from pathlib import Path
 
 import duckdb
 import pytest
+
+from cartsim.analytics import TABLES
 from cartsim.producer.catalog import build_catalog
 from cartsim.producer.journeys import backfill
 from cartsim.producer.traffic import VIETNAM
+from cartsim.storage import Layout
 from cartsim.stream_processors.sink import SegmentSink
 from cartsim.transformation.duckdb_engine import DuckDBEngine
 from cartsim.transformation.pipeline import Engine, Options, Report, run
 from cartsim.transformation.spark_engine import SparkEngine
-
-from cartsim.analytics import TABLES
-from cartsim.storage import Layout
 
 COUNT = 3_000
 PARTITIONS = 3

@@ -6,10 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
-from cartsim.transformation import commit
 
 from cartsim.analytics import TABLES
 from cartsim.storage import Layout
+from cartsim.transformation import commit
 from tests.recount import recount
 from tests.tables import file_partitions
 from tests.transformation.conftest import duckdb_engine, table_rows, transform
