@@ -271,7 +271,7 @@ def replay(
         stop_on_signals(job.stop)
         with progress_line(console) as on_progress:
             job.on_progress = on_progress
-            async with open_target(to, settings, bootstrap, http) as target:
+            async with open_target(to, settings, bootstrap, http, resume is not None) as target:
                 if metrics is not None:
                     metrics.watch(target)
                 await job.run(target)

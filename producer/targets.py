@@ -238,17 +238,20 @@ class FileTarget(_LinesTarget):
     """A JSON-lines file, gzip-compressed when its name ends in `.gz`.
 
     The gzip header carries no name and no time, so the same events give the same bytes.
+    With `append` the file is continued (a gzip file gets one more member), as a resumed
+    replay needs.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, append: bool = False) -> None:
         self.path = path
         self.name = str(path)
+        self.append = append
         self.raw: BinaryIO | None = None
 
     async def __aenter__(self) -> Self:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.raw = self.path.open("wb")
+            self.raw = self.path.open("ab" if self.append else "wb")
         except OSError as exc:
             raise OutputError(f"cannot write events to {self.path}: {exc.strerror}") from exc
         if self.path.suffix == ".gz":
@@ -390,10 +393,15 @@ Target = KafkaTarget | HttpTarget | FileTarget | StdoutTarget
 
 @asynccontextmanager
 async def open_target(
-    to: Destination, settings: Settings, bootstrap: str | None, http: HttpOptions | None = None
+    to: Destination,
+    settings: Settings,
+    bootstrap: str | None,
+    http: HttpOptions | None = None,
+    append: bool = False,
 ) -> AsyncIterator[Target]:
     """The target `to` names, opened. The configured topic (plain `kafka`) is created if it does
-    not exist; a `kafka://` topic must exist already, as on a cluster we do not own."""
+    not exist; a `kafka://` topic must exist already, as on a cluster we do not own. `append`
+    continues a file target instead of starting it anew."""
     if to.kind == "kafka" and to.address is not None:
         await partition_count(to.address.bootstrap, to.address.topic)
         target: Target = KafkaTarget(to.address.bootstrap, to.address.topic)
@@ -403,7 +411,7 @@ async def open_target(
     elif to.kind == "http" and to.url is not None:
         target = HttpTarget(to.url, http)
     elif to.kind == "file" and to.path is not None:
-        target = FileTarget(to.path)
+        target = FileTarget(to.path, append)
     else:
         target = StdoutTarget()
     async with target as opened:
