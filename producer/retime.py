@@ -70,7 +70,7 @@ class Retimer:
 
     @staticmethod
     def _moved(event: Event, offset: int, loop: int) -> Event:
-        fields = dict(event.fields)
+        fields = orjson.loads(event.value)
         ts = event.ts + offset
         fields["timestamp_unix"] = ts
         fields["timestamp"] = iso(ts, _zone(_tail(fields["timestamp"])))
@@ -79,4 +79,4 @@ class Retimer:
             fields["session_id"] = loop_id(fields["session_id"], loop)
             if fields.get("order_id") is not None:
                 fields["order_id"] = loop_id(fields["order_id"], loop)
-        return Event(ts, fields["session_id"].encode(), orjson.dumps(fields), fields)
+        return Event(ts, fields["session_id"].encode(), orjson.dumps(fields), event.event_type)

@@ -50,7 +50,7 @@ class Selection:
             return False
         if self.end_ms is not None and ts > self.end_ms:
             return False
-        if self.event_types and event.fields["event_type"] not in self.event_types:
+        if self.event_types and event.event_type not in self.event_types:
             return False
         return self.sample >= 1.0 or self._sampled(event.key)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import islice
 from pathlib import Path
 
 from cartsim.producer.partitions import partition_for
@@ -11,17 +12,24 @@ from cartsim.stream_processors.sink import SegmentSink
 
 
 def fill_store(
-    root: Path, records: Iterable[tuple[bytes, bytes]], partitions: int = 4, log: str = "0123abcd"
+    root: Path,
+    records: Iterable[tuple[bytes, bytes]],
+    partitions: int = 4,
+    log: str = "0123abcd",
+    segment_bytes: int = 1 << 20,
 ) -> int:
-    """Write `records` (key, JSON value) as the sink would have from a topic keyed by session."""
+    """Write `records` (key, JSON value) as the sink would from a topic keyed by session, in
+    batches of 5,000 (a gzip member each); small segments by default, so a store has several."""
     offsets = [0] * partitions
-    batch = []
-    for key, value in records:
-        partition = partition_for(key, partitions)
-        batch.append((partition, offsets[partition], value))
-        offsets[partition] += 1
-    sink = SegmentSink(Layout(root), log, max_bytes=1 << 20, max_age_s=3600)
-    for start in range(0, len(batch), 5_000):  # several gzip members per segment
-        sink.write(batch[start : start + 5_000])
+    sink = SegmentSink(Layout(root), log, max_bytes=segment_bytes, max_age_s=3600)
+    written = 0
+    source = iter(records)
+    while batch := list(islice(source, 5_000)):
+        rows = []
+        for key, value in batch:
+            partition = partition_for(key, partitions)
+            rows.append((partition, offsets[partition], value))
+            offsets[partition] += 1
+        written += sink.write(rows)
     sink.close()
-    return len(batch)
+    return written

@@ -19,7 +19,7 @@ def stream() -> list[Event]:
     events, ts = [], 1_700_000_000_000
     for n, gap in enumerate(gaps):
         ts += gap
-        events.append(Event(ts, b"sess_%d" % (n % 3), b"%d" % n, {}))
+        events.append(Event(ts, b"sess_%d" % (n % 3), b"%d" % n, "view_item"))
     return events
 
 
@@ -55,7 +55,10 @@ def test_each_event_is_sent_at_its_scaled_time_in_order() -> None:
 
 
 def test_stop_ends_the_wait_at_once() -> None:
-    events = [Event(0, b"s", b"0", {}), Event(3_600_000, b"s", b"1", {})]  # an hour apart
+    events = [
+        Event(0, b"s", b"0", "search"),
+        Event(3_600_000, b"s", b"1", "search"),
+    ]  # an hour apart
 
     async def run() -> list[list[Event]]:
         stop = asyncio.Event()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from cartsim.producer.replay import Replay, Status
 from cartsim.producer.retime import loop_period_ms
 from cartsim.producer.selection import Selection
 from cartsim.producer.sources import FileSource, SourceError, StoreSource
+from cartsim.producer.targets import OutputError
 from cartsim.replay_checkpoint import ReplayCheckpoint, ReplayPlan
 from cartsim.storage import Layout
 from tests.producer.replaying import Collect, recorded, replay, store
@@ -183,3 +185,50 @@ def test_a_filter_matching_nothing_is_an_error(
 ) -> None:
     with pytest.raises(SourceError, match=r"no event of the 200 in the store .* matches"):
         replay(store(tmp_path, records[:200]), Collect(), Selection(end_ms=0))
+
+
+class Lagging(Collect):
+    """Acknowledges a call's events at the next call, as the Kafka target does, and fails at
+    call `fail_at` with that call's and the previous call's events unacknowledged."""
+
+    def __init__(self, fail_at: int) -> None:
+        super().__init__()
+        self.fail_at, self.calls = fail_at, 0
+        self.pending: list[tuple[bytes, bytes]] = []
+
+    async def send(self, records: Iterable[tuple[bytes, bytes]]) -> int:
+        self.calls += 1
+        if self.calls == self.fail_at:
+            raise OutputError("the target went away")
+        self.records.extend(self.pending)
+        self.sent += len(self.pending)
+        self.pending = list(records)
+        return len(self.pending)
+
+    async def flush(self) -> None:
+        self.records.extend(self.pending)
+        self.sent += len(self.pending)
+        self.pending = []
+
+
+def test_after_a_failure_the_checkpoint_holds_only_what_was_acknowledged(
+    tmp_path: Path, records: list[tuple[bytes, bytes]]
+) -> None:
+    source, path = store(tmp_path, records[:3_000]), tmp_path / "checkpoint.json"
+    failing = Lagging(fail_at=4)
+    with pytest.raises(OutputError):
+        replay(
+            source,
+            failing,
+            checkpoint=ReplayCheckpoint(plan=ReplayPlan(source="s", target="t")),
+            path=path,
+            chunk=500,
+        )
+    saved = ReplayCheckpoint.load(path)
+    assert (
+        (saved.loop, saved.index, saved.delivered) == (0, 1_000, 1_000) == (0, 1_000, failing.sent)
+    )
+    rest = Lagging(fail_at=0)
+    replay(source, rest, checkpoint=saved, path=path, chunk=500)
+    ids = [e["event_id"] for e in failing.events() + rest.events()]
+    assert len(ids) == len(set(ids)) == 3_000 and ReplayCheckpoint.load(path).finished
