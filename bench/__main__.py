@@ -14,7 +14,7 @@ from rich.table import Table
 
 from bench.results import Result
 
-MODULES = ("generation", "api", "pipeline", "replay")
+MODULES = ("generation", "api", "pipeline", "replay", "transform")
 
 
 def main(names: list[str]) -> None:

@@ -74,7 +74,8 @@ class SparkEngine:
             self.spark = builder.getOrCreate()
         except Exception as exc:  # py4j and Spark raise plain exceptions at start-up
             raise CartsimError(f"Spark did not start on {master}: {exc}") from exc
-        self.spark.sparkContext.setLogLevel("ERROR")
+        if not master.startswith("sc://"):  # a Connect session has no SparkContext
+            self.spark.sparkContext.setLogLevel("ERROR")
         self._cached: dict[str, Any] = {}
         self.keep_running = keep_running
 
