@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -28,6 +29,9 @@ from cartsim.producer.options import (
 )
 from cartsim.replay_checkpoint import ReplayCheckpoint, ReplayPlan
 from cartsim.settings import Settings, get_settings
+
+if TYPE_CHECKING:  # the engine is imported when the command runs, not at start-up
+    from cartsim.producer.replay import Status
 
 
 def _speed(ctx: click.Context, param: click.Parameter, value: str) -> float | None:
@@ -84,7 +88,7 @@ def open_source(spec: str, logs: tuple[str, ...], settings: Settings) -> object:
 
 
 @contextmanager
-def progress_line(console: Console) -> Iterator[Callable[..., None] | None]:
+def progress_line(console: Console) -> Iterator[Callable[[Status], None] | None]:
     """Events sent, rate, ETA and lateness on a terminal's stderr; nothing elsewhere."""
     if not console.is_terminal:
         yield None
@@ -99,10 +103,7 @@ def progress_line(console: Console) -> Iterator[Callable[..., None] | None]:
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task("replay", total=None, line="")
 
-        def update(status: object) -> None:
-            from cartsim.producer.replay import Status
-
-            assert isinstance(status, Status)
+        def update(status: Status) -> None:
             rate = status.delivered / max(1e-9, time.monotonic() - started)
             line = f"{status.delivered:,} events · {rate:,.0f}/s"
             if status.loops != 1:
