@@ -270,7 +270,7 @@ def aggregator_alone() -> Result:
     for partition, events in enumerate(partitions):
         for first in range(0, len(events), AGGREGATE_BATCH):
             chunk = events[first : first + AGGREGATE_BATCH]
-            writes, _ = aggregator.apply(partition, [(o, orjson.loads(v)) for o, v in chunk])
+            writes, *_ = aggregator.apply(partition, [(o, orjson.loads(v)) for o, v in chunk])
             for name, key, value in writes:
                 if value is None:
                     stores[name].pop(key, None)
@@ -327,7 +327,7 @@ def _memory_child(target: int, budget_s: float) -> None:
                 batches[partition].append((offsets[partition], event))
                 offsets[partition] += 1
             for partition, batch in enumerate(batches):
-                writes, _ = aggregator.apply(partition, batch)
+                writes, *_ = aggregator.apply(partition, batch)
                 for name, key, value in writes:
                     if value is None:
                         stores[name].pop(key, None)

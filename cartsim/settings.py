@@ -88,6 +88,23 @@ class Settings(BaseSettings):
     abandoned_topic: str = Field(
         default="cart-abandoned", description="Topic of abandoned (and recovered) carts."
     )
+    dlq_topic: str = Field(
+        default="cart-events-dlq",
+        description="Dead-letter topic: records of the events topic that are not cart events.",
+    )
+    max_event_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="A larger record goes to the dead-letter topic."
+    )
+    allowed_lateness_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="Event time an event may lag its partition's newest and still be counted; "
+        "later ones are counted as too late. Default and most: the session retention.",
+    )
+    dedup: bool = Field(
+        default=True,
+        description="Count an event_id once per session (a repeat is counted as a duplicate).",
+    )
 
     tables_refresh_s: float = Field(
         default=0.25, gt=0, description="How often the API re-reads the workers' tables."

@@ -107,6 +107,7 @@ async def _worker_topics(settings: Settings) -> None:
     bootstrap = configured_bootstrap(settings)
     await ensure_topic(bootstrap, settings.topic, settings.partitions)
     await ensure_topic(bootstrap, settings.abandoned_topic, settings.partitions)
+    await ensure_topic(bootstrap, settings.dlq_topic, settings.partitions)
     for table in TABLE_NAMES:  # Faust's changelog naming: <app id>-<table>-changelog
         name = f"{settings.worker_id}-{table}-changelog"
         await ensure_topic(bootstrap, name, settings.partitions, {"cleanup.policy": "compact"})

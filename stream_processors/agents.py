@@ -18,6 +18,7 @@ import orjson
 from faust.types import TP
 
 from cartsim import registry
+from cartsim.dead_letters import DeadLetter
 from cartsim.kafka import log_id
 from cartsim.stream_processors import history, metrics, views
 from cartsim.stream_processors.app import (
@@ -32,7 +33,7 @@ from cartsim.stream_processors.app import tables as faust_tables
 from cartsim.stream_processors.batches import Records
 from cartsim.stream_processors.changelog import Change, ChangelogWriter
 from cartsim.stream_processors.sink import SegmentSink
-from cartsim.stream_processors.state import WorkerState
+from cartsim.stream_processors.state import Applied, WorkerState
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class Runtime:
         self.ready = asyncio.Event()
         self.log = ""
         self.sink: SegmentSink | None = None
-        self.state = WorkerState(faust_tables, rules)
+        self.state = WorkerState(faust_tables, rules, settings.max_event_bytes)
         self.changelog: ChangelogWriter | None = None
         self.handling = asyncio.Lock()  # a replace clears between two fetches, never during one
         self.handled: dict[int, int] = {}  # partition -> next offset to handle
@@ -82,34 +83,49 @@ async def process_events(records: Records) -> None:
     """One fetch into the files and the tables at once; Faust acks it once both are done."""
     await runtime.ready.wait()
     async with runtime.handling:
-        await asyncio.gather(write_files(records), aggregate(records))
+        state = runtime.state
+        results = await asyncio.to_thread(
+            lambda: {p: state.apply(p, events) for p, events in records.items()}
+        )
+        await asyncio.gather(write_files(records, results), publish(results))
         for partition, events in records.items():
             runtime.handled[partition] = events[-1][0] + 1
             runtime.consumed[partition] += len(events)
 
 
-async def write_files(records: Records) -> None:
+async def write_files(records: Records, results: dict[int, Applied]) -> None:
+    """Every cart event once: records that are not, and repeated event ids, are left out."""
     sink = runtime.sink
     assert sink is not None
-    rows = [(p, offset, value) for p, events in records.items() for offset, value in events]
+    rows = [
+        (p, offset, None if offset in results[p].unstored else value)
+        for p, events in records.items()
+        for offset, value in events
+    ]
     await asyncio.to_thread(sink.write, rows)
 
 
-async def aggregate(records: Records) -> None:
-    """Keep totals, windows, sessions and abandoned carts; publish carts as they are abandoned."""
-    state = runtime.state
-    results = await asyncio.to_thread(
-        lambda: [(p, *state.apply(p, events)) for p, events in records.items()]
-    )
+async def publish(results: dict[int, Applied]) -> None:
+    """The tables' writes to their changelogs, abandoned carts to their topic, dead letters to
+    theirs; all stored by the broker before the fetch is acknowledged."""
+    state, changelog = runtime.state, runtime.changelog
+    assert changelog is not None
     changes: dict[tuple[str, int], list[Change]] = {}
-    for partition, writes, published in results:
-        changes.update(state.write(partition, writes))
-        for record in published:
+    letters = []
+    for partition, applied in results.items():
+        changes.update(state.write(partition, applied.writes))
+        for record in applied.published:
             await abandoned_topic.send(
                 key=record["session_id"].encode(), value=orjson.dumps(record)
             )
-    assert runtime.changelog is not None
-    await runtime.changelog.send(changes)
+        for offset, value, reason in applied.dead:
+            letter = DeadLetter(
+                reason=reason, topic=settings.topic, partition=partition, offset=offset
+            )
+            letters.append((letter, value))
+    await asyncio.gather(
+        changelog.send(changes), changelog.send_dead_letters(settings.dlq_topic, letters)
+    )
 
 
 async def clear(high_watermarks: dict[int, int]) -> dict[int, int]:

@@ -16,7 +16,8 @@ history gives the same tables as a live run.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, MutableMapping
+import bisect
+from collections.abc import Collection, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,8 @@ Write = tuple[str, bytes, bytes | None]
 
 TABLE_NAMES = ("totals", "minutes", "sessions", "abandoned")
 MINUTE_MS = 60_000
+#: Too-late and repeated offsets a totals value remembers: more than a redelivery spans.
+_DECISIONS_KEPT = 1_000
 STAGES = ("session", "viewed", "added", "checkout", "purchased")
 _STAGE_OF = {
     "view_item": "viewed",
@@ -57,14 +60,22 @@ class Rules:
     session_retention_ms: int = 2 * 60 * MINUTE_MS
     abandoned_retention_ms: int = 8 * 24 * 60 * MINUTE_MS
     window_retention_ms: int = 24 * 60 * MINUTE_MS
+    #: An event older than its partition's clock by more is too late (counted, not applied).
+    #: At most the session retention: a later one could find its session gone.
+    allowed_lateness_ms: int = 2 * 60 * MINUTE_MS
+    dedup: bool = True  # a session applies each event_id once
 
     @classmethod
     def of(cls, settings: Settings) -> Rules:
+        retention = settings.session_retention_s
+        lateness = min(settings.allowed_lateness_s or retention, retention)
         return cls(
             abandon_after_ms=int(settings.abandon_after_s * 1000),
-            session_retention_ms=int(settings.session_retention_s * 1000),
+            session_retention_ms=int(retention * 1000),
             abandoned_retention_ms=int(settings.abandoned_retention_s * 1000),
             window_retention_ms=int(settings.window_retention_s * 1000),
+            allowed_lateness_ms=int(lateness * 1000),
+            dedup=settings.dedup,
         )
 
 
@@ -116,6 +127,22 @@ def new_totals(partition: int) -> dict[str, Any]:
         "orders": 0,
         "cancelled_orders": 0,
         "cancelled_vnd": 0,
+        **new_fault_counts(),
+    }
+
+
+def new_fault_counts() -> dict[str, Any]:
+    """Records not applied: not cart events, repeated event ids, events later than allowed.
+
+    `late_offsets` and `repeat_offsets` keep the latest of each, so a redelivery after a crash
+    decides as the first delivery did, even where the clock has moved on or the session expired.
+    """
+    return {
+        "dead_letters": 0,
+        "duplicates": 0,
+        "too_late": 0,
+        "late_offsets": [],
+        "repeat_offsets": [],
     }
 
 
@@ -135,37 +162,122 @@ def _new_session(partition: int, event: Event) -> dict[str, Any]:
         "stages": {},  # stage -> offset of the event that first reached it
         "orders": {},  # offset of a purchase -> [[product id, quantity, price], ...]
         "purchased": False,
+        "seen": {},  # event id -> the offset it was applied at (with dedup on)
+        "log": [],  # cart events in event-time order: [ms, event id, type, product, qty, price,
+        # name, offset]
+        "adjust": {},  # offset of a late cart event -> {product: [units, revenue]} to add
+        "stage_ms": 0,
     }
 
 
-def _apply_to_session(session: dict[str, Any], offset: int, event: Event) -> None:
+_CART_KINDS = frozenset(("add_to_cart", "update_quantity", "remove_from_cart", "purchase"))
+
+
+def _kept(offsets: list[int], offset: int) -> list[int]:
+    return [*offsets[-_DECISIONS_KEPT + 1 :], offset]
+
+
+def _cart_step(session: dict[str, Any], entry: list[Any]) -> None:
+    """One cart event on the session's cart (and, for a purchase, its order's lines)."""
+    _, _, kind, product, quantity, price, name, offset = entry
+    cart = session["cart"]
+    if kind == "add_to_cart" and product is not None:
+        line = cart.setdefault(str(product), [0, price, name])
+        line[0] += quantity or 1
+    elif kind == "update_quantity" and str(product) in cart:
+        cart[str(product)][0] = quantity
+    elif kind == "remove_from_cart":
+        cart.pop(str(product), None)
+    elif kind == "purchase":
+        session["orders"].setdefault(
+            str(offset), [[int(p), q, price] for p, (q, price, _) in cart.items()]
+        )
+        session["purchased"] = True
+        cart.clear()
+
+
+def _order_sums(lines: list[list[int]], into: dict[str, list[int]], sign: int = 1) -> None:
+    for product, quantity, price in lines:
+        sums = into.setdefault(str(product), [0, 0])
+        sums[0] += sign * quantity
+        sums[1] += sign * quantity * price
+
+
+def _replay_cart(session: dict[str, Any], offset: int) -> None:
+    """A cart event came out of event-time order: rebuild the cart from the log in order.
+
+    An order's lines as first recorded stay (totals counted them); where the rebuilt order
+    differs, the difference is kept under this event's offset for the totals to add.
+    """
+    counted: dict[str, dict[str, list[int]]] = {}
+    for order, lines in session["orders"].items():
+        _order_sums(lines, counted.setdefault(order, {}))
+    for earlier in session["adjust"].values():
+        for order, products in earlier.items():
+            for product, (units, revenue) in products.items():
+                sums = counted.setdefault(order, {}).setdefault(product, [0, 0])
+                sums[0] += units
+                sums[1] += revenue
+    known = session["orders"]
+    session["cart"], session["orders"] = {}, {}
+    for entry in session["log"]:
+        _cart_step(session, entry)
+    rebuilt, session["orders"] = session["orders"], known
+    changes: dict[str, dict[str, list[int]]] = {}
+    for order, lines in rebuilt.items():
+        if order not in known:
+            known[order] = lines  # this event is the purchase: counted as it is now
+            continue
+        delta: dict[str, list[int]] = {}
+        _order_sums(lines, delta)
+        for product, (units, revenue) in counted.get(order, {}).items():
+            sums = delta.setdefault(product, [0, 0])
+            sums[0] -= units
+            sums[1] -= revenue
+        delta = {p: sums for p, sums in delta.items() if sums != [0, 0]}
+        if delta:
+            changes[order] = delta
+    if changes:
+        session["adjust"][str(offset)] = changes
+
+
+def _apply_to_session(session: dict[str, Any], offset: int, event: Event, dedup: bool) -> None:
     kind = event["event_type"]
     stamp = event["timestamp_unix"]
     if stamp >= session["last_ms"]:
         session["last_ms"] = stamp
         session["last_activity"] = event["timestamp"]
     session["first_ms"] = min(session["first_ms"], stamp)
+    if dedup:
+        session.setdefault("seen", {})[event["event_id"]] = offset
     stages = session["stages"]
     stages.setdefault("session", offset)
     if (stage := _STAGE_OF.get(kind)) is not None:
         stages.setdefault(stage, offset)
-    cart = session["cart"]
-    product = event.get("product_id")
-    if kind == "add_to_cart" and product is not None:
-        line = cart.setdefault(str(product), [0, event["product_price_vnd"], event["product_name"]])
-        line[0] += event["quantity"] or 1
-    elif kind == "update_quantity" and str(product) in cart:
-        cart[str(product)][0] = event["quantity"]
-    elif kind == "remove_from_cart":
-        cart.pop(str(product), None)
-    elif kind == "purchase":
-        session["orders"][str(offset)] = [[int(p), q, price] for p, (q, price, _) in cart.items()]
-        session["purchased"] = True
-        cart.clear()
-    if (step := _CHECKOUT_STEP.get(kind)) is not None:
-        session["stage"] = step
-    elif kind == "order_cancelled":
-        session["stage"] = "cancelled"
+    if kind in _CART_KINDS:
+        entry = [
+            stamp,
+            event["event_id"],
+            kind,
+            event.get("product_id"),
+            event["quantity"],
+            event["product_price_vnd"],
+            event["product_name"],
+            offset,
+        ]
+        log = session.setdefault("log", [])
+        if not log or log[-1][:2] <= entry[:2]:
+            log.append(entry)
+            _cart_step(session, entry)
+        else:
+            bisect.insort(log, entry)
+            session.setdefault("adjust", {})
+            _replay_cart(session, offset)
+    if stamp >= session.get("stage_ms", 0):
+        if (step := _CHECKOUT_STEP.get(kind)) is not None:
+            session["stage"], session["stage_ms"] = step, stamp
+        elif kind == "order_cancelled":
+            session["stage"], session["stage_ms"] = "cancelled", stamp
     session["o"] = offset
 
 
@@ -203,6 +315,11 @@ def _apply_to_totals(
     elif kind == "order_cancelled":
         totals["cancelled_orders"] += 1
         totals["cancelled_vnd"] += event.get("cart_total_vnd") or 0
+    for changes in session.get("adjust", {}).get(str(offset), {}).values():
+        for product_id, (units, revenue) in changes.items():
+            stats = products.setdefault(product_id, [0, 0, 0, 0, 0])
+            stats[UNITS] += units
+            stats[REVENUE] += revenue
     totals["o"] = offset
 
 
@@ -334,31 +451,69 @@ class Aggregator:
         return writes
 
     def apply(
-        self, partition: int, batch: Iterable[tuple[int, Event]]
-    ) -> tuple[list[Write], list[dict]]:
-        """Apply one partition's events (offset order), then abandonment and retention."""
+        self, partition: int, batch: Iterable[tuple[int, Event]], dead: Collection[int] = ()
+    ) -> tuple[list[Write], list[dict], list[int]]:
+        """Apply one partition's events (offset order), then abandonment and retention.
+
+        `dead` are the offsets of this fetch's records that were not cart events (counted).
+        Returns the writes, the abandoned-cart records to publish, and the offsets of repeated
+        event ids, which the files must not store either.
+        """
         self.assign([partition])
         state = self.partitions[partition]
         tables = self.tables
+        rules = self.rules
         key = totals_key(partition)
         raw = tables["totals"].get(key)
         totals = orjson.loads(raw) if raw else new_totals(partition)
+        for name, zero in new_fault_counts().items():
+            totals.setdefault(name, zero)
         sessions: dict[bytes, dict[str, Any]] = {}
         minutes: dict[int, dict[str, Any]] = {}
         abandoned: dict[bytes, bytes | None] = {}
         published: list[dict] = []
         touched: set[bytes] = set()
+        repeated: list[int] = []
         floor = totals.get("floor", 0)
+        fresh = [o for o in dead if o > totals["o"] and o >= floor]
+        totals["dead_letters"] += len(fresh)  # once: the batch's last offset goes into "o"
+        # events up to here were decided by an earlier delivery: its too-late ones are recorded
+        decided = totals["o"]
+        too_late_before, repeats_before = set(totals["late_offsets"]), set(totals["repeat_offsets"])
         for offset, event in batch:
             if offset < floor:
                 continue  # cleared by a replace: redelivered after a crash, counted nowhere
             sid = event["session_id"].encode()
-            session = sessions.get(sid) or self._session(sid) or _new_session(partition, event)
+            session = sessions.get(sid) or self._session(sid)
+            if offset <= decided:
+                repeat = offset in repeats_before
+            else:
+                first = (session or {}).get("seen", {}).get(event["event_id"], offset)
+                repeat = rules.dedup and first != offset
+            if repeat:  # however late: never stored, applied once
+                repeated.append(offset)
+                touched.add(sid)  # its session expires no earlier than the next batch
+                if offset > totals["o"]:
+                    totals["duplicates"] += 1
+                    totals["repeat_offsets"] = _kept(totals["repeat_offsets"], offset)
+                    totals["o"] = offset
+                continue
+            if offset <= decided:
+                too_late = offset in too_late_before
+            else:
+                too_late = event["timestamp_unix"] < totals["clock_ms"] - rules.allowed_lateness_ms
+            if too_late:
+                if offset > totals["o"]:
+                    totals["too_late"] += 1
+                    totals["late_offsets"] = _kept(totals["late_offsets"], offset)
+                    totals["o"] = offset
+                continue
+            session = session or _new_session(partition, event)
             sessions[sid] = session
             if offset > session["o"]:
                 touched.add(sid)
                 before = session["last_ms"] if session["o"] >= 0 else None
-                _apply_to_session(session, offset, event)
+                _apply_to_session(session, offset, event, rules.dedup)
                 state.sessions.move(sid, before, session["last_ms"])
                 if session["last_ms"] // MINUTE_MS <= state.checked_minute:
                     state.late.add(sid)
@@ -374,6 +529,8 @@ class Aggregator:
                 _count(window["counts"], event["event_type"])
                 window["o"] = offset
 
+        if fresh:
+            totals["o"] = max(totals["o"], *fresh)
         clock = totals["clock_ms"]
         self._abandon(state, clock, sessions, abandoned, published)
         writes: list[Write] = [("totals", key, encode(totals))]
@@ -385,7 +542,7 @@ class Aggregator:
         for sid, value in abandoned.items():
             writes.append(("abandoned", sid, value))
         writes.extend(self._expire(partition, state, clock, touched | abandoned.keys()))
-        return writes, published
+        return writes, published, repeated
 
     def _session(self, sid: bytes) -> dict[str, Any] | None:
         raw = self.tables["sessions"].get(sid)

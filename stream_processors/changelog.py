@@ -20,6 +20,8 @@ from collections.abc import Mapping, Sequence
 from aiokafka import AIOKafkaProducer
 from aiokafka.producer.message_accumulator import BatchBuilder
 
+from cartsim.dead_letters import DeadLetter
+
 Change = tuple[bytes, bytes | None]  # key, value (None deletes the key)
 BATCH_BYTES = 1 << 20
 
@@ -59,6 +61,19 @@ class ChangelogWriter:
             if builder.record_count():
                 deliveries.append(await self._send(builder, topic, partition))
             deliveries.append(await self._send(self._starting_with(*records[-1]), topic, partition))
+        await asyncio.gather(*deliveries)
+
+    async def send_dead_letters(
+        self, topic: str, letters: Sequence[tuple[DeadLetter, bytes]]
+    ) -> None:
+        """Each record that was not a cart event, unchanged, to the partition of the topic
+        `topic` it came from, the reason in its headers; waits until all are stored."""
+        deliveries = [
+            await self.producer.send(
+                topic, value=value, partition=letter.partition, headers=letter.headers()
+            )
+            for letter, value in letters
+        ]
         await asyncio.gather(*deliveries)
 
     def _starting_with(self, key: bytes, value: bytes | None) -> BatchBuilder:

@@ -6,6 +6,11 @@ name says which. On taking a partition the sink reads the names (and repairs an 
 crash left behind) to learn the next offset it needs, and drops anything older: a replay writes
 nothing twice. Each batch is one gzip member, fsynced before the stream may commit past it.
 
+Records the worker does not store (not cart events, repeated event ids) come as None: their
+offsets still belong to the segment's range, so a segment's lines can be fewer than its range
+holds. Each member therefore carries the last offset it covers in a gzip extra field (subfield
+"co", RFC 1952), which every gzip reader skips; repairing an open segment reads it back.
+
 All methods block (file I/O, compression): call them from a worker thread, never the event loop.
 """
 
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import struct
 import threading
 import time
 import zlib
@@ -24,11 +30,54 @@ from typing import BinaryIO
 
 import orjson
 
-from cartsim.storage import SEGMENT_PREFIX, Layout, Segment, read_gzip_members
+from cartsim.storage import SEGMENT_PREFIX, Layout, Segment
 
 log = logging.getLogger(__name__)
 
-Record = tuple[int, int, bytes]  # partition, offset, JSON value
+Record = tuple[int, int, bytes | None]  # partition, offset, JSON value (None: not stored)
+_EXTRA_ID = b"co"  # gzip extra subfield: the last offset a member covers, 8 bytes LE
+
+
+def gzip_member(data: bytes, last_offset: int, level: int) -> bytes:
+    """One gzip member of `data` whose header carries `last_offset`."""
+    extra = _EXTRA_ID + struct.pack("<Hq", 8, last_offset)
+    header = b"\x1f\x8b\x08\x04\x00\x00\x00\x00\x00\xff" + struct.pack("<H", len(extra)) + extra
+    deflate = zlib.compressobj(level, zlib.DEFLATED, -15)
+    body = deflate.compress(data) + deflate.flush()
+    return header + body + struct.pack("<II", zlib.crc32(data), len(data) & 0xFFFFFFFF)
+
+
+def member_offsets(data: bytes) -> tuple[list[tuple[int | None, int]], int]:
+    """Per whole member: (the last offset its header carries or None, its lines); and the
+    bytes the whole members span (a torn tail is left out)."""
+    members: list[tuple[int | None, int]] = []
+    position = 0
+    while position < len(data):
+        decoder = zlib.decompressobj(wbits=31)
+        try:
+            chunk = decoder.decompress(data[position:])
+        except zlib.error:
+            break
+        if not decoder.eof:
+            break
+        members.append(
+            (_extra_offset(data, position), sum(1 for line in chunk.split(b"\n") if line))
+        )
+        position = len(data) - len(decoder.unused_data)
+    return members, position
+
+
+def _extra_offset(data: bytes, start: int) -> int | None:
+    if not data[start + 3] & 0x04:  # FEXTRA
+        return None
+    (length,) = struct.unpack_from("<H", data, start + 10)
+    at, end = start + 12, start + 12 + length
+    while at + 4 <= end:
+        ident, size = data[at : at + 2], struct.unpack_from("<H", data, at + 2)[0]
+        if ident == _EXTRA_ID and size == 8:
+            return int(struct.unpack_from("<q", data, at + 4)[0])
+        at += 4 + size
+    return None
 
 
 @dataclass
@@ -71,7 +120,7 @@ class SegmentSink:
 
     def write(self, records: Iterable[Record]) -> int:
         """Append records; skip those the files already hold. Returns how many were written."""
-        by_partition: dict[int, list[tuple[int, bytes]]] = {}
+        by_partition: dict[int, list[tuple[int, bytes | None]]] = {}
         for partition, offset, value in records:
             by_partition.setdefault(partition, []).append((offset, value))
         written = 0
@@ -139,7 +188,7 @@ class SegmentSink:
             for partition in list(self._open):
                 self._close(partition)
 
-    def _write_partition(self, partition: int, batch: list[tuple[int, bytes]]) -> int:
+    def _write_partition(self, partition: int, batch: list[tuple[int, bytes | None]]) -> int:
         if partition not in self._next:
             self._next[partition] = self._recover(partition)
         wanted = self._next[partition]
@@ -151,9 +200,9 @@ class SegmentSink:
             if index == len(fresh) or fresh[index][0] != fresh[index - 1][0] + 1:
                 self._append_run(partition, fresh[start:index])
                 start = index
-        return len(fresh)
+        return sum(value is not None for _, value in fresh)
 
-    def _append_run(self, partition: int, run: list[tuple[int, bytes]]) -> None:
+    def _append_run(self, partition: int, run: list[tuple[int, bytes | None]]) -> None:
         first_offset = run[0][0]
         segment = self._open.get(partition)
         if segment is not None and segment.next_offset != first_offset:
@@ -161,8 +210,9 @@ class SegmentSink:
             segment = None
         if segment is None:
             segment = self._start(partition, first_offset)
-        member = zlib.compressobj(self.compresslevel, zlib.DEFLATED, 31)
-        payload = member.compress(b"\n".join(value for _, value in run) + b"\n") + member.flush()
+        lines = [value for _, value in run if value is not None]
+        data = b"\n".join(lines) + b"\n" if lines else b""
+        payload = gzip_member(data, run[-1][0], self.compresslevel)
         segment.file.write(payload)
         segment.file.flush()
         os.fsync(segment.file.fileno())
@@ -217,7 +267,7 @@ class SegmentSink:
     def _repair(self, segment: Segment) -> int | None:
         """Keep the whole gzip members of a segment left open by a crash, and close it."""
         data = segment.path.read_bytes()
-        lines, valid = read_gzip_members(data)
+        members, valid = member_offsets(data)
         if valid < len(data):
             log.warning(
                 "%s: dropped a torn gzip tail of %d bytes (a crash mid-write); "
@@ -225,13 +275,15 @@ class SegmentSink:
                 segment.path.name,
                 len(data) - valid,
             )
-        if not lines:
+        if not members:
             segment.path.unlink()
             return None
         with segment.path.open("r+b") as file:
             file.truncate(valid)
             os.fsync(file.fileno())
-        last = segment.first_offset + len(lines) - 1
+        last = segment.first_offset - 1
+        for carried, lines in members:  # members of older versions carry no offset
+            last = carried if carried is not None else last + lines
         segment.path.rename(
             self.directory
             / Segment.closed_name(segment.log, segment.partition, segment.first_offset, last)

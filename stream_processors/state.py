@@ -24,6 +24,7 @@ from sortedcontainers import SortedList
 
 from cartsim.stream_processors.aggregate import TABLE_NAMES, Aggregator, Rules, Write
 from cartsim.stream_processors.changelog import Change
+from cartsim.stream_processors.validation import check
 
 _HELP = {
     "totals": "per source partition: counts, products, funnel, revenue, event-time clock",
@@ -109,10 +110,24 @@ class AbandonedIndex:
         return found
 
 
+@dataclass
+class Applied:
+    """What one partition's batch did: table writes, abandoned carts to publish, the records
+    that were not cart events (offset, value, reason), and the offsets the files skip."""
+
+    writes: list[Write]
+    published: list[dict[str, Any]]
+    dead: list[tuple[int, bytes, str]]
+    unstored: set[int]
+
+
 class WorkerState:
     """The aggregator over the worker's Faust tables, and the index that serves them."""
 
-    def __init__(self, tables: dict[str, TableT], rules: Rules) -> None:
+    def __init__(
+        self, tables: dict[str, TableT], rules: Rules, max_event_bytes: int = 64 * 1024
+    ) -> None:
+        self.max_event_bytes = max_event_bytes
         self.log = ""  # the Kafka log these tables belong to, known once the worker starts
         self.tables = tables
         self.stores = {name: store_of(table) for name, table in tables.items()}
@@ -137,9 +152,20 @@ class WorkerState:
         self.aggregator.assign(partitions)
         self.abandoned.rebuild(self.stores["abandoned"], partitions)
 
-    def apply(self, partition: int, records: list[tuple[int, bytes]]) -> tuple[list[Write], list]:
-        """Decode and aggregate one partition's batch; pure CPU work, for a worker thread."""
-        return self.aggregator.apply(partition, [(o, orjson.loads(v)) for o, v in records])
+    def apply(self, partition: int, records: list[tuple[int, bytes]]) -> Applied:
+        """Check, decode and aggregate one partition's batch; pure CPU work, for a thread."""
+        events, dead = [], []
+        limit = self.max_event_bytes
+        for offset, value in records:
+            event, reason = check(value, limit)
+            if event is None:
+                dead.append((offset, value, reason or ""))
+            else:
+                events.append((offset, event))
+        writes, published, repeated = self.aggregator.apply(
+            partition, events, [offset for offset, _, _ in dead]
+        )
+        return Applied(writes, published, dead, {o for o, _, _ in dead}.union(repeated))
 
     def write(self, partition: int, writes: Iterable[Write]) -> dict[tuple[str, int], list[Change]]:
         """Put the writes in the tables; return them as changelog records, by topic and partition.

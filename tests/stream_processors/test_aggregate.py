@@ -90,7 +90,7 @@ def run(partitions: list[list[dict]], batch: int, crash_every: int = 0, seed: in
         batches = 0
         while position < len(events):
             chunk = [(o, events[o]) for o in range(position, min(position + batch, len(events)))]
-            writes, _ = aggregator.apply(partition, chunk)
+            writes, *_ = aggregator.apply(partition, chunk)
             batches += 1
             if crash_every and batches % crash_every == 0:
                 # each changelog partition keeps a prefix of what was sent: the rest is lost
@@ -140,16 +140,18 @@ def test_a_returning_shopper_takes_the_cart_out_again() -> None:
 
     tables = new_tables()
     aggregator = Aggregator(tables, Rules())
-    writes, published = aggregator.apply(0, [event(0, "view_item", 0), event(1, "add_to_cart", 1)])
+    writes, published, _ = aggregator.apply(
+        0, [event(0, "view_item", 0), event(1, "add_to_cart", 1)]
+    )
     write(tables, writes)
     assert not published
-    writes, published = aggregator.apply(0, [event(5, "scroll", 40)])  # 39 idle minutes later
+    writes, published, _ = aggregator.apply(0, [event(5, "scroll", 40)])  # 39 idle minutes later
     write(tables, writes)
     assert [(p["session_id"], p["abandoned"], p["cart_value_vnd"]) for p in published] == [
         ("s1", True, 200)
     ]
     assert b"s1" in tables["abandoned"]
-    writes, published = aggregator.apply(0, [event(2, "view_item", 41)])
+    writes, published, _ = aggregator.apply(0, [event(2, "view_item", 41)])
     write(tables, writes)
     assert published == [{"session_id": "s1", "abandoned": False, "p": 0}]
     assert b"s1" not in tables["abandoned"]
@@ -168,3 +170,76 @@ def test_a_reset_partition_counts_only_events_from_its_floor(
     restarted = Aggregator(tables, aggregator.rules)  # the floor is in the recovered totals
     write(tables, restarted.apply(0, list(enumerate(events))[1000:])[0])
     assert_equal(tables, recount([events[1200:]]))
+
+
+def _faulty_run(raw: list[list[bytes]], rules: Rules, crash_every: int, seed: int) -> Tables:
+    """Raw values through the worker's check and the aggregator, with crashes as in `run`."""
+    from cartsim.stream_processors.validation import check
+
+    rng = random.Random(seed)
+    tables = new_tables()
+    aggregator = Aggregator(tables, rules)
+    for partition, values in enumerate(raw):
+        position = batches = 0
+        while position < len(values):
+            events, dead = [], []
+            for offset in range(position, min(position + 400, len(values))):
+                event, _ = check(values[offset], 64 * 1024)
+                if event is None:
+                    dead.append(offset)
+                else:
+                    events.append((offset, event))
+            writes, *_ = aggregator.apply(partition, events, dead)
+            batches += 1
+            if crash_every and batches % crash_every == 0:
+                for name in tables:
+                    mine = [w for w in writes if w[0] == name]
+                    write(tables, mine[: rng.randint(0, len(mine))])
+                aggregator = Aggregator(tables, rules)
+                continue
+            write(tables, writes)
+            position = min(position + 400, len(values))
+    return tables
+
+
+@pytest.mark.parametrize("seed", [21, 22])
+def test_faults_leave_the_tables_as_the_clean_stream_does(seed: int) -> None:
+    """Duplicates, late, reordered and malformed records, and lost writes: the tables hold
+    what the clean stream gives, and count each fault once."""
+    from cartsim.producer.catalog import build_catalog
+    from cartsim.producer.faults import Injector
+    from cartsim.truth import FaultOptions
+
+    start, end = datetime(2026, 11, 10, tzinfo=UTC), datetime(2026, 11, 11, tzinfo=UTC)
+    clean = list(backfill(seed, start, end, 20_000, build_catalog()))
+    options = FaultOptions(
+        duplicates=0.02, late=0.03, late_delay_ms=120_000, reorder=0.05, malformed=0.005
+    )
+    out = list(Injector(iter(clean), options, seed))
+
+    def by_partition(records: list[tuple[bytes, bytes]]) -> list[list[bytes]]:
+        split: list[list[bytes]] = [[] for _ in range(PARTITIONS)]
+        for key, value in records:
+            split[(murmur2(key) & 0x7FFFFFFF) % PARTITIONS].append(value)
+        return split
+
+    rules = Rules(window_retention_ms=10**12)
+    want = merged(_faulty_run(by_partition(clean), rules, 0, seed))
+    got_tables = _faulty_run(by_partition([r for r, _ in out]), rules, 3, seed)
+    got = merged(got_tables)
+    for name in ("event_type", "source", "device", "browser", "funnel", "products", "minutes"):
+        assert got[name] == want[name], name
+    assert (got["revenue_vnd"], got["orders"]) == (want["revenue_vnd"], want["orders"])
+    assert got["abandoned"] == want["abandoned"]
+    counts = defaultdict(int)
+    for raw in got_tables["totals"].values():
+        for name in ("dead_letters", "duplicates", "too_late"):
+            counts[name] += orjson.loads(raw)[name]
+    injected = defaultdict(int)
+    for _, fault in out:
+        if fault is not None:
+            injected[fault.kind] += 1
+    # a repeat sent hours of event time later finds its session expired: too late instead
+    assert counts["dead_letters"] == injected["malformed"]
+    assert counts["duplicates"] + counts["too_late"] == injected["duplicate"]
+    assert counts["duplicates"] > 0.9 * injected["duplicate"]

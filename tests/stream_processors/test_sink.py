@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from cartsim.storage import Layout, Segment
+from cartsim.storage import Layout, Segment, read_gzip_members
 from cartsim.stream_processors.sink import SegmentSink
 from tests.stored import stored_events, stored_id_counts
 
@@ -136,3 +136,21 @@ def test_clear_for_a_replace_keeps_only_what_follows_even_after_a_restart(tmp_pa
     counts = stored_id_counts(tmp_path)
     expected = {f"p0-o{o}" for o in range(120, 140)} | {f"p1-o{o}" for o in range(101)}
     assert set(counts) == expected and set(counts.values()) == {1}
+
+
+def test_records_left_out_keep_the_range_and_a_crashed_segment_its_last_offset(
+    tmp_path: Path,
+) -> None:
+    """None is an offset the files cover without a line; repair reads the member's offset."""
+    layout = Layout(tmp_path)
+    sink = make_sink(tmp_path)
+    sink.write([(0, 0, b'{"a":0}'), (0, 1, None), (0, 2, b'{"a":2}'), (0, 3, None)])
+    sink._open[0].file.close()  # a crash: the segment stays open
+    # a new sink repairs it and knows offset 3 is covered
+    again = make_sink(tmp_path)
+    assert again.write([(0, 3, b'{"a":3}'), (0, 4, b'{"a":4}')]) == 1
+    again.close()
+    segments = sorted(layout.segments(), key=lambda s: s.first_offset)
+    assert [(s.first_offset, s.last_offset) for s in segments] == [(0, 3), (4, 4)]
+    lines = [read_gzip_members(s.path.read_bytes())[0] for s in segments]
+    assert lines == [[b'{"a":0}', b'{"a":2}'], [b'{"a":4}']]
