@@ -71,6 +71,14 @@ class Freshness(BaseModel):
     partitions: int
 
 
+class FaultCounts(BaseModel):
+    """Records of the events topic the tables did not take, by why."""
+
+    dead_letters: int = Field(description="Not cart events: sent to the dead-letter topic.")
+    duplicates: int = Field(description="Repeated event ids, applied once.")
+    too_late: int = Field(description="Events older than the allowed lateness: not counted.")
+
+
 class WindowCounts(BaseModel):
     """Events by type in [start_date, end_date], from the one-minute windows."""
 
@@ -92,6 +100,7 @@ class Statistics(BaseModel):
     abandonment: Abandonment
     revenue: Revenue
     top_products: TopProducts
+    faults: FaultCounts
     window: WindowCounts | None = None
     freshness: Freshness
 
@@ -147,8 +156,10 @@ def statistics(
     products: dict[int, list[int]] = {}
     money = Counter[str]()
     abandoned = 0
+    faults = Counter[str]()
     for entry in partitions:
         totals = entry["totals"]
+        faults.update({k: totals.get(k, 0) for k in FaultCounts.model_fields})
         for name, counter in sums.items():
             counter.update(totals[name])
         for product, stats in totals["products"].items():
@@ -192,6 +203,7 @@ def statistics(
             cancelled_vnd=money["cancelled_vnd"],
         ),
         top_products=TopProducts(**_top_products(products, catalog, top)),
+        faults=FaultCounts(**{k: faults[k] for k in FaultCounts.model_fields}),
         freshness=Freshness(
             as_of=datetime.fromtimestamp(taken_ms / 1000, VIETNAM),
             event_time=_at(max((p["totals"]["clock_ms"] for p in partitions), default=0)),
