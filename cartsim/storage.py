@@ -134,24 +134,36 @@ class Segment:
         )
 
 
-def read_gzip_members(data: bytes) -> tuple[list[bytes], int]:
-    """Decode whole gzip members from `data`; return their JSON lines and the bytes they span.
+def gzip_members(data: bytes) -> Iterator[tuple[int, int, bytes]]:
+    """Each whole gzip member of `data`: (where it starts, where it ends, what it holds).
 
-    A torn last member (a crash mid-write, or a writer still appending) is left out, and the
-    returned length tells where it begins, so the caller can truncate or simply stop there.
+    Stops at a torn last member (a crash mid-write, or a writer still appending).
     """
-    lines: list[bytes] = []
     position = 0
     while position < len(data):
         decoder = zlib.decompressobj(wbits=31)
         try:
             chunk = decoder.decompress(data[position:])
         except zlib.error:
-            break
+            return
         if not decoder.eof:
-            break
+            return
+        end = len(data) - len(decoder.unused_data)
+        yield position, end, chunk
+        position = end
+
+
+def read_gzip_members(data: bytes) -> tuple[list[bytes], int]:
+    """Decode whole gzip members from `data`; return their JSON lines and the bytes they span.
+
+    A torn last member is left out, and the returned length tells where it begins, so the
+    caller can truncate or simply stop there.
+    """
+    lines: list[bytes] = []
+    position = 0
+    for _, end, chunk in gzip_members(data):
         lines.extend(line for line in chunk.split(b"\n") if line)
-        position = len(data) - len(decoder.unused_data)
+        position = end
     return lines, position
 
 

@@ -30,7 +30,7 @@ from typing import BinaryIO
 
 import orjson
 
-from cartsim.storage import SEGMENT_PREFIX, Layout, Segment
+from cartsim.storage import SEGMENT_PREFIX, Layout, Segment, gzip_members
 
 log = logging.getLogger(__name__)
 
@@ -52,18 +52,10 @@ def member_offsets(data: bytes) -> tuple[list[tuple[int | None, int]], int]:
     bytes the whole members span (a torn tail is left out)."""
     members: list[tuple[int | None, int]] = []
     position = 0
-    while position < len(data):
-        decoder = zlib.decompressobj(wbits=31)
-        try:
-            chunk = decoder.decompress(data[position:])
-        except zlib.error:
-            break
-        if not decoder.eof:
-            break
-        members.append(
-            (_extra_offset(data, position), sum(1 for line in chunk.split(b"\n") if line))
-        )
-        position = len(data) - len(decoder.unused_data)
+    for start, end, chunk in gzip_members(data):
+        lines = sum(1 for line in chunk.split(b"\n") if line)
+        members.append((_extra_offset(data, start), lines))
+        position = end
     return members, position
 
 
