@@ -139,7 +139,7 @@ def _metrics_columns() -> tuple[Column, ...]:
         *(_c(f"source_{name}", "BIGINT", f"Events from {name}.") for name in SOURCES),
         *(_c(f"device_{name}", "BIGINT", f"Events on {name}.") for name in DEVICES),
     ]
-    rate = "DOUBLE"
+    rate: ColumnType = "DOUBLE"
     return (
         _c("events", "BIGINT", "Events in the period."),
         *counts,

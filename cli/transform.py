@@ -57,7 +57,7 @@ def transform(
     """Sessionised, typed Parquet tables (zstd, partitioned by event date) from stored events.
 
     Reruns are incremental: only inputs not yet transformed are read."""
-    from cartsim.transformation.pipeline import Options, run
+    from cartsim.transformation.pipeline import Engine, Options, run
 
     if start is not None and end is not None and end <= start:
         raise click.BadParameter("must be after --start", param_hint="--end")
@@ -81,7 +81,7 @@ def transform(
                 "Spark needs Java 17: install it (Debian: apt-get install "
                 "openjdk-17-jre-headless) or set JAVA_HOME"
             )
-        chosen = SparkEngine(spark_master, work)
+        chosen: Engine = SparkEngine(spark_master, work)
     else:
         from cartsim.transformation.duckdb_engine import DuckDBEngine
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ def spark_sql(sql: str) -> str:
     return sqlglot.transpile(sql, read="duckdb", write="spark")[0]
 
 
-def _ddl(columns: dict[str, str]) -> str:
+def _ddl(columns: Mapping[str, str]) -> str:
     return ", ".join(f"`{name}` {_SPARK_TYPES[kind]}" for name, kind in columns.items())
 
 
