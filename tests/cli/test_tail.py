@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
+import select
 import signal
-import subprocess
-import sys
 
 import orjson
 
 from cartsim.broker import EmbeddedBroker, free_port
-from cartsim.processes import stop_process
-from tests.cli.test_cli import cartsim
+from tests.cli.test_cli import cartsim, cartsim_running
 from tests.topic import read_event_ids
 
 
@@ -78,25 +75,18 @@ def test_a_pipe_gets_the_topic_values_as_json_lines(broker: EmbeddedBroker) -> N
 
 def test_ctrl_c_stops_a_live_tail_cleanly(broker: EmbeddedBroker) -> None:
     produced(broker, 100)
-    env = {**os.environ, "CARTSIM_KAFKA_BOOTSTRAP": broker.bootstrap}
-    with subprocess.Popen(
-        [sys.executable, "-m", "cartsim.cli", "tail"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    ) as follower:
-        try:
-            more = cartsim("produce", "--count", "100", "--seed", "5", **env)
-            assert more.returncode == 0
-            assert follower.stdout is not None and follower.stderr is not None
-            first = orjson.loads(follower.stdout.readline())  # live: one of the new events
-            assert first["event_id"].startswith("evt_")
-            follower.send_signal(signal.SIGINT)
-            assert follower.wait(timeout=30) == 0
-            assert "Traceback" not in follower.stderr.read().decode()
-        finally:
-            stop_process(follower)
+    env = {"CARTSIM_KAFKA_BOOTSTRAP": broker.bootstrap}
+    with cartsim_running("tail", **env) as follower:
+        assert follower.stdout is not None and follower.stderr is not None
+        for seed in range(5, 15):  # until the tail, once positioned at the end, sees new events
+            assert cartsim("produce", "--count", "100", "--seed", str(seed), **env).returncode == 0
+            if select.select([follower.stdout], [], [], 5)[0]:
+                break
+        first = orjson.loads(follower.stdout.readline())  # live: one of the new events
+        assert first["event_id"].startswith("evt_")
+        follower.send_signal(signal.SIGINT)
+        assert follower.wait(timeout=30) == 0
+        assert "Traceback" not in follower.stderr.read().decode()
 
 
 def test_mistakes_are_one_readable_line(broker: EmbeddedBroker) -> None:

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 from collections import Counter
 
 import httpx
@@ -15,11 +12,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from cartsim.broker import EmbeddedBroker, free_port
 from cartsim.kafka import ensure_topic
-from cartsim.processes import stop_process
 from cartsim.producer.metrics import TargetMetrics
 from cartsim.producer.partitions import partition_for
 from cartsim.producer.targets import KafkaTarget
-from tests.cli.test_cli import cartsim
+from tests.cli.test_cli import cartsim, cartsim_running
 from tests.conftest import wait_until
 
 TOPIC = "metrics-test"
@@ -70,30 +66,20 @@ def test_acknowledged_events_are_counted_per_partition(broker: EmbeddedBroker) -
 
 def test_a_live_producer_serves_its_metrics_until_stopped(broker: EmbeddedBroker) -> None:
     port = free_port()
-    env = {**os.environ, "CARTSIM_KAFKA_BOOTSTRAP": broker.bootstrap}
-    command = [sys.executable, "-m", "cartsim.cli", "produce", "--rate", "100"]
-    with subprocess.Popen(
-        [*command, "--metrics-port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    ) as producer:
-        try:
+    env = {"CARTSIM_KAFKA_BOOTSTRAP": broker.bootstrap}
+    with cartsim_running("produce", "--rate", "100", "--metrics-port", str(port), **env) as live:
 
-            def delivered() -> float:
-                try:
-                    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-                except httpx.HTTPError:
-                    return 0
-                return samples(text).get(
-                    ("cartsim_producer_events_delivered_total", (("command", "produce"),)), 0
-                )
+        def delivered() -> float:
+            try:
+                text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+            except httpx.HTTPError:
+                return 0
+            return samples(text).get(
+                ("cartsim_producer_events_delivered_total", (("command", "produce"),)), 0
+            )
 
-            wait_until(lambda: delivered() > 0, 60, "delivered events in the metrics")
-            busy = cartsim("produce", "--count", "10", "--metrics-port", str(port), **env)
-            assert busy.returncode == 1 and f"port {port}" in busy.stderr
-            producer.send_signal(signal.SIGINT)
-            assert producer.wait(timeout=30) == 0
-        finally:
-            stop_process(producer)
+        wait_until(lambda: delivered() > 0, 60, "delivered events in the metrics")
+        busy = cartsim("produce", "--count", "10", "--metrics-port", str(port), **env)
+        assert busy.returncode == 1 and f"port {port}" in busy.stderr
+        live.send_signal(signal.SIGINT)
+        assert live.wait(timeout=30) == 0
