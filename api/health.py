@@ -92,14 +92,17 @@ def storage_health(layout: Layout, ingest: IngestStatus) -> Storage:
 
 def worker_health(snapshot: Snapshot) -> Component:
     """Workers that beat in the registry and answered the last read of their tables."""
-    reachable = [w for w in snapshot.workers if w["reachable"]]
+    reachable = snapshot.reachable
     if not snapshot.workers:
         return Component(status="down", detail="no worker is running (cartsim worker)")
     if not reachable:
-        return Component(status="down", detail="no worker answered at its web address")
-    partitions = sorted(p for w in reachable for p in w["partitions"])
+        unreached = ", ".join(seen.heartbeat.url for seen in snapshot.workers)
+        return Component(
+            status="down", detail=f"no worker answered at its web address: {unreached}"
+        )
+    partitions = sorted(p for w in reachable for p in w.partitions)
     return Component(
         status="ok",
         detail=f"{len(reachable)} worker(s) own partitions {partitions}: "
-        + ", ".join(w["url"] for w in reachable),
+        + ", ".join(w.url for w in reachable),
     )

@@ -19,6 +19,7 @@ from typing import Literal
 
 from cartsim.api.replace import replace_hook
 from cartsim.api.schemas import GenerationStatus, JobState
+from cartsim.api.workers import WorkerSource
 from cartsim.errors import CartsimError
 from cartsim.kafka import ensure_topic
 from cartsim.producer.command import Plan
@@ -82,8 +83,9 @@ class GenerationJob:
 class Generator:
     """Starts, tracks and cancels the one generation job of this API process."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, workers: WorkerSource) -> None:
         self.settings = settings
+        self.workers = workers
         self.job: GenerationJob | None = None
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
@@ -129,7 +131,7 @@ class Generator:
         if settings.kafka_bootstrap is None:
             raise CartsimError("CARTSIM_KAFKA_BOOTSTRAP is not set: there is no topic to fill")
         if job.method == "replace":
-            await replace_hook(settings)
+            await replace_hook(settings, self.workers)
         await ensure_topic(settings.kafka_bootstrap, settings.topic, settings.partitions)
         records = await asyncio.to_thread(simulated_records, settings, job.seed, job.total)
         async with KafkaTarget(settings.kafka_bootstrap, settings.topic) as target:

@@ -21,6 +21,7 @@ from cartsim.api.metrics import instrument
 from cartsim.api.queries import EventQueries
 from cartsim.api.routes import dashboard, events, generate, health, info, metrics, statistics
 from cartsim.api.tables import TablesClient
+from cartsim.api.workers import HttpWorkers, WorkerSource
 from cartsim.errors import CartsimError
 from cartsim.producer.catalog import aload_catalog
 from cartsim.settings import Settings, get_settings
@@ -38,9 +39,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     ingester = Ingester(database, layout, settings.reopen_after_rows, settings.reopen_every_s)
     app.state.ingester = ingester
     app.state.queries = EventQueries(database)
-    app.state.generator = Generator(settings)
+    workers: WorkerSource = app.state.workers or HttpWorkers(layout)
+    app.state.generator = Generator(settings, workers)
     app.state.broker_probe = BrokerProbe(settings.kafka_bootstrap)
-    app.state.tables = tables = TablesClient(layout, settings.tables_refresh_s)
+    app.state.tables = tables = TablesClient(workers, settings.tables_refresh_s)
     app.state.catalog = {p.id: p for p in await aload_catalog(layout.products_path)}
     app.state.feed = feed = Feed(dashboard.Frames(app).build, settings.dashboard_interval_s)
     ingesting = asyncio.create_task(ingester.run_forever(settings.ingest_interval_s))
@@ -52,7 +54,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         refreshing.cancel()
         await asyncio.gather(ingesting, refreshing, return_exceptions=True)
         await feed.close()
-        await tables.close()
+        await workers.close()
         await app.state.generator.close()
         await asyncio.to_thread(ingester.wait_idle)
         await asyncio.to_thread(database.close)
@@ -68,7 +70,8 @@ async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "internal server error"}, status_code=500)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, workers: WorkerSource | None = None) -> FastAPI:
+    """The app; `workers` stands in for the stream workers found by their heartbeats."""
     settings = settings or get_settings()
     app = FastAPI(
         title="TechStore Vietnam cart tracking",
@@ -77,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.workers = workers
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

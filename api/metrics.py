@@ -19,6 +19,8 @@ from prometheus_client.registry import Collector
 from starlette.datastructures import State
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from cartsim.api.tables import Snapshot
+
 #: From half a millisecond (a cached statistics answer) to ten seconds (a cold date range).
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 JOB_STATES = ("running", "succeeded", "failed", "cancelled")
@@ -124,7 +126,7 @@ class ApiCollector(Collector):
                 status.last_run_at.timestamp(),
             )
 
-    def _tables(self, snapshot: Any) -> Iterator[Metric]:
+    def _tables(self, snapshot: Snapshot) -> Iterator[Metric]:
         workers = snapshot.workers
         yield GaugeMetricFamily(
             "cartsim_workers_live", "Workers beating in the registry.", len(workers)
@@ -132,27 +134,27 @@ class ApiCollector(Collector):
         yield GaugeMetricFamily(
             "cartsim_workers_reachable",
             "Workers that answered the last read of their tables.",
-            sum(1 for worker in workers if worker["reachable"]),
+            len(snapshot.reachable),
         )
         labels = ["log", "partition"]
-        entries = [([p["log"], str(p["partition"])], p) for p in snapshot.partitions]
+        entries = [([p.log, str(p.partition)], p) for p in snapshot.partitions]
         yield _labelled(
             "cartsim_tables_events",
             "Events counted by the workers' totals, per (log, partition).",
             labels,
-            ((key, p["totals"]["events"]) for key, p in entries),
+            ((key, p.events) for key, p in entries),
         )
         yield _labelled(
             "cartsim_tables_abandoned_carts",
             "Carts in the workers' abandoned table, per (log, partition).",
             labels,
-            ((key, p["abandoned"]) for key, p in entries),
+            ((key, p.abandoned_carts) for key, p in entries),
         )
         yield _labelled(
             "cartsim_tables_offset",
             "Offset of the last event the partition's totals hold.",
             labels,
-            ((key, p["totals"]["o"]) for key, p in entries),
+            ((key, p.offset) for key, p in entries),
         )
 
     def _job(self, job: Any) -> Iterator[Metric]:

@@ -11,48 +11,34 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 
-import aiohttp
-
+from cartsim.api.workers import WorkerSource
 from cartsim.errors import CartsimError
 from cartsim.kafka import high_watermarks
-from cartsim.registry import live_workers
 from cartsim.settings import Settings
-from cartsim.storage import Layout
+from cartsim.worker_views import Heartbeat, ReplaceRequest
 
-CLEAR_TIMEOUT_S = 60.0
 ANNOUNCE_WITHIN_S = 10.0  # a worker beats every second once it has joined its group
 
 
-async def announced_workers(layout: Layout) -> list[dict[str, Any]]:
+async def announced_workers(workers: WorkerSource) -> list[Heartbeat]:
     """The live workers; a worker that is starting gets a few seconds to announce itself."""
     deadline = time.monotonic() + ANNOUNCE_WITHIN_S
-    while not (workers := await asyncio.to_thread(live_workers, layout)):
+    while not (live := await workers.live()):
         if time.monotonic() > deadline:
             raise CartsimError("no stream worker is running to clear the stored events; start one")
         await asyncio.sleep(0.2)
-    return workers
+    return live
 
 
-async def replace_hook(settings: Settings) -> None:
+async def replace_hook(settings: Settings, workers: WorkerSource) -> None:
     """Clear the stored events and the workers' tables, so that only what follows remains."""
     assert settings.kafka_bootstrap is not None
     marks = await high_watermarks(settings.kafka_bootstrap, settings.topic, settings.partitions)
-    workers = await announced_workers(Layout(settings.data_dir))
+    request = ReplaceRequest(high_watermarks=marks)
     cleared: set[int] = set()
-    body = {"high_watermarks": {str(p): o for p, o in marks.items()}}
-    timeout = aiohttp.ClientTimeout(total=CLEAR_TIMEOUT_S)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
-        for worker in workers:
-            try:
-                async with session.post(f"{worker['url']}/cartsim/replace", json=body) as response:
-                    response.raise_for_status()
-                    answer = await response.json()
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                reason = f"worker {worker['url']} could not clear its data: {exc!r}"
-                raise CartsimError(reason) from exc
-            cleared.update(int(p) for p in answer["floors"])
+    for worker in await announced_workers(workers):
+        cleared.update((await workers.replace(worker, request)).floors)
     missing = set(marks) - cleared
     if missing:
         raise CartsimError(

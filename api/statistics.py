@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from cartsim.api.tables import Partition
 from cartsim.moments import VIETNAM
+from cartsim.worker_views import (
+    AbandonedEntry,
+    CartLine,
+    FunnelCounts,
+    PartitionTotals,
+    ProductCounters,
+)
 
-_RANKINGS = {"by_views": 0, "by_adds": 1, "by_purchases": 3, "by_revenue": 4}
+#: Each ranking of top products, by the counter it ranks.
+_RANKINGS = {
+    "by_views": "views",
+    "by_adds": "adds",
+    "by_purchases": "units_purchased",
+    "by_revenue": "revenue_vnd",
+}
 
 
 class ProductStats(BaseModel):
@@ -105,14 +117,6 @@ class Statistics(BaseModel):
     freshness: Freshness
 
 
-class CartLine(BaseModel):
-    product_id: int
-    product_name: str | None
-    product_price_vnd: int
-    quantity: int
-    line_total_vnd: int
-
-
 class AbandonedCart(BaseModel):
     session_id: str
     customer_id: int | None
@@ -143,70 +147,70 @@ def _at(ms: int) -> datetime | None:
 
 
 def statistics(
-    partitions: list[Partition],
+    partitions: list[PartitionTotals],
     catalog: Mapping[int, Any],
     abandon_after_s: float,
     top: int,
     taken_ms: int,
     workers: int,
 ) -> Statistics:
-    sums: dict[str, Counter[str]] = {
-        name: Counter() for name in ("event_type", "source", "device", "browser", "funnel")
-    }
-    products: dict[int, list[int]] = {}
-    money = Counter[str]()
-    abandoned = 0
-    faults = Counter[str]()
+    kinds, sources, devices, browsers = (
+        Counter[str](),
+        Counter[str](),
+        Counter[str](),
+        Counter[str](),
+    )
+    per_product: defaultdict[int, list[ProductCounters]] = defaultdict(list)
     for entry in partitions:
-        totals = entry["totals"]
-        faults.update({k: totals.get(k, 0) for k in FaultCounts.model_fields})
-        for name, counter in sums.items():
-            counter.update(totals[name])
-        for product, stats in totals["products"].items():
-            known = products.setdefault(int(product), [0] * 5)
-            for index, value in enumerate(stats):
-                known[index] += value
-        money.update({k: totals[k] for k in ("revenue_vnd", "orders", "cancelled_orders")})
-        money["cancelled_vnd"] += totals["cancelled_vnd"]
-        abandoned += entry["abandoned"]
-    kinds, funnel = sums["event_type"], sums["funnel"]
-    orders = money["orders"]
+        kinds.update(entry.event_types)
+        sources.update(entry.sources)
+        devices.update(entry.devices)
+        browsers.update(entry.browsers)
+        for product, counters in entry.products.items():
+            per_product[product].append(counters)
+    products = {p: ProductCounters.total(counters) for p, counters in per_product.items()}
+    funnel = FunnelCounts.total(entry.funnel for entry in partitions)
+    revenue, orders = sum(p.revenue_vnd for p in partitions), sum(p.orders for p in partitions)
     return Statistics(
         total_events=sum(kinds.values()),
         event_types=dict(kinds.most_common()),
-        sources=dict(sums["source"].most_common()),
-        devices=dict(sums["device"].most_common()),
-        browsers=dict(sums["browser"].most_common()),
+        sources=dict(sources.most_common()),
+        devices=dict(devices.most_common()),
+        browsers=dict(browsers.most_common()),
         add_remove_ratio=_ratio(kinds["add_to_cart"], kinds["remove_from_cart"]),
         funnel=Funnel(
-            sessions=funnel["session"],
-            viewed=funnel["viewed"],
-            added_to_cart=funnel["added"],
-            began_checkout=funnel["checkout"],
-            purchased=funnel["purchased"],
-            view_to_cart_rate=_ratio(funnel["added"], funnel["viewed"]),
-            cart_to_checkout_rate=_ratio(funnel["checkout"], funnel["added"]),
-            checkout_to_purchase_rate=_ratio(funnel["purchased"], funnel["checkout"]),
-            conversion_rate=_ratio(funnel["purchased"], funnel["session"]),
+            sessions=funnel.session,
+            viewed=funnel.viewed,
+            added_to_cart=funnel.added,
+            began_checkout=funnel.checkout,
+            purchased=funnel.purchased,
+            view_to_cart_rate=_ratio(funnel.added, funnel.viewed),
+            cart_to_checkout_rate=_ratio(funnel.checkout, funnel.added),
+            checkout_to_purchase_rate=_ratio(funnel.purchased, funnel.checkout),
+            conversion_rate=_ratio(funnel.purchased, funnel.session),
         ),
         abandonment=Abandonment(
-            cart_sessions=funnel["added"],
-            abandoned_sessions=abandoned,
-            abandonment_rate=_ratio(funnel["added"] - funnel["purchased"], funnel["added"]),
+            cart_sessions=funnel.added,
+            abandoned_sessions=sum(p.abandoned_carts for p in partitions),
+            abandonment_rate=_ratio(funnel.added - funnel.purchased, funnel.added),
             threshold_minutes=abandon_after_s / 60,
         ),
         revenue=Revenue(
-            revenue_vnd=money["revenue_vnd"],
+            revenue_vnd=revenue,
             orders=orders,
-            average_order_vnd=money["revenue_vnd"] // orders if orders else None,
-            cancelled_orders=money["cancelled_orders"],
-            cancelled_vnd=money["cancelled_vnd"],
+            average_order_vnd=revenue // orders if orders else None,
+            cancelled_orders=sum(p.cancelled_orders for p in partitions),
+            cancelled_vnd=sum(p.cancelled_vnd for p in partitions),
         ),
         top_products=TopProducts(**_top_products(products, catalog, top)),
-        faults=FaultCounts(**{k: faults[k] for k in FaultCounts.model_fields}),
+        faults=FaultCounts(
+            dead_letters=sum(p.dead_letters for p in partitions),
+            duplicates=sum(p.duplicates for p in partitions),
+            too_late=sum(p.too_late for p in partitions),
+        ),
         freshness=Freshness(
             as_of=datetime.fromtimestamp(taken_ms / 1000, VIETNAM),
-            event_time=_at(max((p["totals"]["clock_ms"] for p in partitions), default=0)),
+            event_time=_at(max((p.clock_ms for p in partitions), default=0)),
             workers=workers,
             partitions=len(partitions),
         ),
@@ -214,30 +218,27 @@ def statistics(
 
 
 def _top_products(
-    products: dict[int, list[int]], catalog: Mapping[int, Any], top: int
+    products: dict[int, ProductCounters], catalog: Mapping[int, Any], top: int
 ) -> dict[str, list[ProductStats]]:
     def stats(product_id: int) -> ProductStats:
-        views, adds, removes, units, revenue = products[product_id]
+        counters = products[product_id]
         known = catalog.get(product_id)
         return ProductStats(
             product_id=product_id,
             product_name=getattr(known, "name", None),
             category=getattr(known, "category", None),
-            views=views,
-            adds=adds,
-            removes=removes,
-            units_purchased=units,
-            revenue_vnd=revenue,
+            views=counters.views,
+            adds=counters.adds,
+            removes=counters.removes,
+            units_purchased=counters.units_purchased,
+            revenue_vnd=counters.revenue_vnd,
         )
 
-    return {
-        ranking: [
-            stats(p)
-            for p in sorted(products, key=lambda p: (-products[p][index], p))[:top]
-            if products[p][index]
-        ]
-        for ranking, index in _RANKINGS.items()
-    }
+    def ranked(counter: str) -> list[int]:
+        count = {p: getattr(c, counter) for p, c in products.items()}
+        return [p for p in sorted(count, key=lambda p: (-count[p], p))[:top] if count[p]]
+
+    return {name: [stats(p) for p in ranked(counter)] for name, counter in _RANKINGS.items()}
 
 
 def window_counts(
@@ -254,14 +255,13 @@ def window_counts(
 
 
 def abandoned_page(
-    items: list[dict[str, Any]], total: int, hours: int, limit: int, clock_ms: int
+    items: list[AbandonedEntry], total: int, hours: int, limit: int, clock_ms: int
 ) -> AbandonedPage:
     """The page, validated whole (a third of the time of building each cart's model)."""
-    fields = AbandonedCart.model_fields
     carts = [
         {
-            **{k: v for k, v in item.items() if k in fields},
-            "idle_hours": round((clock_ms - item["last_activity_unix"]) / 3_600_000, 3),
+            **item.model_dump(include=_CART_FIELDS),
+            "idle_hours": round((clock_ms - item.last_activity_unix) / 3_600_000, 3),
         }
         for item in items
     ]
@@ -274,3 +274,6 @@ def abandoned_page(
             "event_time": _at(clock_ms),
         }
     )
+
+
+_CART_FIELDS = set(AbandonedCart.model_fields) & set(AbandonedEntry.model_fields)

@@ -31,6 +31,7 @@ from aiokafka.partitioner import murmur2
 
 from bench.results import Result
 from cartsim.api.tables import TablesClient
+from cartsim.api.workers import HttpWorkers
 from cartsim.broker import EmbeddedBroker, free_port
 from cartsim.kafka import ensure_topic
 from cartsim.processes import stop_process
@@ -39,6 +40,7 @@ from cartsim.producer.journeys import backfill
 from cartsim.producer.records import Record
 from cartsim.producer.targets import KafkaTarget
 from cartsim.producer.traffic import VIETNAM
+from cartsim.registry import live_workers
 from cartsim.settings import Settings
 from cartsim.storage import Layout, read_gzip_members
 from cartsim.stream_processors.aggregate import Aggregator, Rules
@@ -100,7 +102,7 @@ class SinkCounter:
 
 async def _table_events(client: TablesClient) -> int:
     snapshot = await client.refresh()
-    return sum(entry["totals"]["events"] for entry in snapshot.partitions)
+    return sum(entry.events for entry in snapshot.partitions)
 
 
 def _log_tail(path: Path, lines: int = 30) -> str:
@@ -125,14 +127,7 @@ def _wait(
 
 def _registered(layout: Layout) -> bool:
     """The worker beat, owning every partition: joining the group is done, not timed."""
-    for path in layout.workers_dir.glob("*.json"):
-        try:
-            record = orjson.loads(path.read_bytes())
-        except (OSError, orjson.JSONDecodeError):
-            continue
-        if len(record.get("partitions", [])) == PARTITIONS:
-            return True
-    return False
+    return any(len(worker.partitions) == PARTITIONS for worker in live_workers(layout))
 
 
 async def _drive(
@@ -146,7 +141,8 @@ async def _drive(
     """Send everything, then poll files and tables; returns seconds until sent, filed, tabled."""
     count = len(records)
     counter = SinkCounter(layout)
-    client = TablesClient(layout, timeout_s=5.0)
+    workers = HttpWorkers(layout, timeout_s=5.0)
+    client = TablesClient(workers)
     deadline = max(120.0, count / 2_000)
     try:
         async with KafkaTarget(bootstrap, topic) as target:
@@ -177,7 +173,7 @@ async def _drive(
                 )
             await asyncio.sleep(POLL_S)
     finally:
-        await client.close()
+        await workers.close()
 
 
 def end_to_end() -> list[Result]:

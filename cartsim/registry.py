@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any
 
-import orjson
+from pydantic import ValidationError
 
 from cartsim.storage import Layout
+from cartsim.worker_views import Heartbeat
 
 
 def beat(layout: Layout, worker_id: str, url: str, partitions: list[int]) -> Path:
@@ -21,21 +21,21 @@ def beat(layout: Layout, worker_id: str, url: str, partitions: list[int]) -> Pat
     layout.workers_dir.mkdir(parents=True, exist_ok=True)
     path = layout.workers_dir / f"{worker_id}-{os.getpid()}.json"
     temporary = path.with_suffix(".tmp")
-    record = {"url": url, "pid": os.getpid(), "partitions": partitions, "beat": time.time()}
-    temporary.write_bytes(orjson.dumps(record))
+    record = Heartbeat(url=url, pid=os.getpid(), partitions=partitions)
+    temporary.write_text(record.model_dump_json())
     temporary.replace(path)
     return path
 
 
-def live_workers(layout: Layout, stale_after_s: float = 5.0) -> list[dict[str, Any]]:
+def live_workers(layout: Layout, stale_after_s: float = 5.0) -> list[Heartbeat]:
     """Workers that beat within `stale_after_s` seconds."""
     now = time.time()
     workers = []
     for path in sorted(layout.workers_dir.glob("*.json")):
         try:
-            record = orjson.loads(path.read_bytes())
-        except (OSError, orjson.JSONDecodeError):
+            record = Heartbeat.model_validate_json(path.read_bytes())
+        except (OSError, ValidationError):
             continue  # removed or being replaced meanwhile
-        if now - record["beat"] <= stale_after_s:
+        if now - record.beat_unix_s <= stale_after_s:
             workers.append(record)
     return workers

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from functools import lru_cache
 from pathlib import Path
 
@@ -53,8 +54,16 @@ class Settings(BaseSettings):
     )
 
     worker_id: str = Field(default="cartsim", description="Faust app id (the consumer group).")
-    worker_host: str = Field(default="127.0.0.1", description="Address of the worker's web server.")
+    worker_host: str = Field(
+        default="127.0.0.1", description="Address the worker's web server binds to."
+    )
     worker_port: int = Field(default=6066, ge=1, le=65535, description="Worker web server port.")
+    worker_advertised_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^/]+$",
+        description="URL the worker announces to the API (http://host:port, no path). Unset: "
+        "http://<worker_host>:<worker_port>, with this machine's host name for 0.0.0.0 or ::.",
+    )
     session_timeout_s: float = Field(
         default=2.0,
         gt=0,
@@ -115,6 +124,19 @@ class Settings(BaseSettings):
     )
 
     rate: float = Field(default=20.0, gt=0, description="Live producer rate, events/s.")
+
+    @property
+    def worker_url(self) -> str:
+        """Where other processes reach the worker's views: a wildcard bind address names no
+        host, so the machine's host name stands in for it."""
+        if self.worker_advertised_url is not None:
+            return self.worker_advertised_url
+        host = self.worker_host
+        if host in ("0.0.0.0", "::", ""):
+            host = socket.gethostname()
+        elif ":" in host:
+            host = f"[{host}]"  # an IPv6 literal
+        return f"http://{host}:{self.worker_port}"
 
 
 @lru_cache

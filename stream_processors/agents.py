@@ -182,10 +182,13 @@ async def roll_segments() -> None:
 
 @app.timer(interval=1.0)
 async def heartbeat() -> None:
-    """Tell the API where this worker serves its tables."""
-    url = str(app.conf.canonical_url).rstrip("/")
+    """Tell the API where this worker serves its tables: its advertised URL, not its bind."""
     await asyncio.to_thread(
-        registry.beat, layout, settings.worker_id, url, sorted(runtime.state.partitions)
+        registry.beat,
+        layout,
+        settings.worker_id,
+        settings.worker_url,
+        sorted(runtime.state.partitions),
     )
 
 

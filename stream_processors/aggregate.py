@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 
 from cartsim.settings import Settings
+from cartsim.worker_views import MINUTE_MS, FunnelCounts, ProductCounters
 
 Table = MutableMapping[bytes, bytes]
 Event = dict[str, Any]
@@ -31,10 +32,10 @@ Event = dict[str, Any]
 Write = tuple[str, bytes, bytes | None]
 
 TABLE_NAMES = ("totals", "minutes", "sessions", "abandoned")
-MINUTE_MS = 60_000
 #: Too-late and repeated offsets a totals value remembers: more than a redelivery spans.
 _DECISIONS_KEPT = 1_000
-STAGES = ("session", "viewed", "added", "checkout", "purchased")
+#: The funnel's stages, as the contract names them.
+STAGES = tuple(FunnelCounts.model_fields)
 _STAGE_OF = {
     "view_item": "viewed",
     "add_to_cart": "added",
@@ -48,8 +49,13 @@ _CHECKOUT_STEP = {
     "payment_failed": "payment",
     "purchase": "purchased",
 }
-# per-product counters: views, adds, removes, units purchased, revenue
-VIEWS, ADDS, REMOVES, UNITS, REVENUE = range(5)
+#: A product's counters are a list in the totals value, in the order of the contract's fields
+#: (`products` is the larger part of a value the aggregator decodes and encodes every batch).
+PRODUCT_COUNTERS = tuple(ProductCounters.model_fields)
+VIEWS, ADDS, REMOVES, UNITS, REVENUE = (
+    PRODUCT_COUNTERS.index(name)
+    for name in ("views", "adds", "removes", "units_purchased", "revenue_vnd")
+)
 
 
 @dataclass(frozen=True)
@@ -303,13 +309,13 @@ def _apply_to_totals(
     products = totals["products"]
     product = event.get("product_id")
     if kind in ("view_item", "add_to_cart", "remove_from_cart") and product is not None:
-        stats = products.setdefault(str(product), [0, 0, 0, 0, 0])
+        stats = products.setdefault(str(product), [0] * len(PRODUCT_COUNTERS))
         stats[{"view_item": VIEWS, "add_to_cart": ADDS, "remove_from_cart": REMOVES}[kind]] += 1
     elif kind == "purchase":
         totals["orders"] += 1
         totals["revenue_vnd"] += event.get("cart_total_vnd") or 0
         for product_id, quantity, price in session["orders"].get(str(offset), ()):
-            stats = products.setdefault(str(product_id), [0, 0, 0, 0, 0])
+            stats = products.setdefault(str(product_id), [0] * len(PRODUCT_COUNTERS))
             stats[UNITS] += quantity
             stats[REVENUE] += quantity * price
     elif kind == "order_cancelled":

@@ -45,6 +45,7 @@ def create_app(settings: Settings) -> App:
         web_bind=settings.worker_host,
         web_host=settings.worker_host,
         web_port=settings.worker_port,
+        canonical_url=settings.worker_url,
     )
 
 

@@ -16,12 +16,27 @@ from typing import Any, Protocol, TypeVar
 import faust
 import orjson
 from faust.web import Request, Response, View
+from pydantic import BaseModel, ValidationError
 
 from cartsim.events import EVENT_TYPES
-from cartsim.stream_processors.aggregate import MINUTE_MS, minute_key, totals_key
+from cartsim.stream_processors.aggregate import PRODUCT_COUNTERS, minute_key, totals_key
 from cartsim.stream_processors.state import AbandonedIndex
+from cartsim.worker_views import (
+    MINUTE_MS,
+    AbandonedAnswer,
+    AbandonedQuery,
+    PartitionTotals,
+    PartitionWindow,
+    ReplaceAnswer,
+    ReplaceRequest,
+    TotalsAnswer,
+    ViewPath,
+    WindowAnswer,
+    WindowQuery,
+)
 
 T = TypeVar("T")
+Q = TypeVar("Q", bound=BaseModel)
 
 
 class Source(Protocol):
@@ -35,37 +50,16 @@ class Source(Protocol):
     def partitions(self) -> set[int]: ...
 
 
-def state(sources: Sequence[Source]) -> dict[str, Any]:
+def totals(sources: Sequence[Source], parsed: Parsed) -> TotalsAnswer:
+    """The totals of every partition served, with its count of abandoned carts."""
     partitions = []
     for source in sources:
         for partition in sorted(source.partitions):
-            raw = source.stores["totals"].get(totals_key(partition))
-            if raw:
-                partitions.append(
-                    {
-                        "log": source.log,
-                        "partition": partition,
-                        "totals": orjson.loads(raw),
-                        "abandoned": source.abandoned.counts[partition],
-                    }
-                )
-    return {"updated_ms": int(time.time() * 1000), "partitions": partitions}
-
-
-def minutes(sources: Sequence[Source], start_ms: int, end_ms: int) -> dict[str, Any]:
-    """Per-minute event counts by type in [start_ms, end_ms), per (log, partition)."""
-    rows = []
-    for source in sources:
-        store = source.stores["minutes"]
-        for partition in sorted(source.partitions):
-            for minute in range(start_ms // MINUTE_MS, -(-end_ms // MINUTE_MS)):
-                raw = store.get(minute_key(partition, minute))
-                if raw:
-                    window = orjson.loads(raw)
-                    rows.append(
-                        {"log": source.log, "partition": partition, "minute": minute, **window}
-                    )
-    return {"minutes": rows}
+            found = parsed.totals(source, partition)
+            if found is not None:
+                count = source.abandoned.counts[partition]
+                partitions.append(found.model_copy(update={"abandoned_carts": count}))
+    return TotalsAnswer(updated_ms=int(time.time() * 1000), partitions=partitions)
 
 
 class Parsed:
@@ -101,14 +95,51 @@ class Parsed:
                 found.append(cached[1])
         return found
 
+    def totals(self, source: Source, partition: int) -> PartitionTotals | None:
+        """The partition's totals as the contract reads them, None before any."""
+        log = source.log
+        found = self.many(
+            log,
+            source.stores["totals"],
+            [totals_key(partition)],
+            lambda raw: served_totals(log, orjson.loads(raw)),
+        )
+        return found[0] if found else None
+
     def offset(self, source: Source, partition: int) -> int:
         """The offset the partition's totals reached, -1 without totals."""
-        found = self.many(source.log, source.stores["totals"], [totals_key(partition)], _offset)
-        return found[0] if found else -1
+        found = self.totals(source, partition)
+        return -1 if found is None else found.offset
 
 
-def _offset(raw: bytes) -> int:
-    return orjson.loads(raw)["o"]
+def served_totals(log: str, value: dict[str, Any]) -> PartitionTotals:
+    """A totals value of the aggregator as the contract names it (its abandoned carts are
+    counted elsewhere, so 0 here)."""
+    return PartitionTotals.model_validate(
+        {
+            "log": log,
+            "partition": value["p"],
+            "offset": value["o"],
+            "clock_ms": value["clock_ms"],
+            "events": value["events"],
+            "event_types": value["event_type"],
+            "sources": value["source"],
+            "devices": value["device"],
+            "browsers": value["browser"],
+            "funnel": value["funnel"],
+            "products": {
+                product: dict(zip(PRODUCT_COUNTERS, counters, strict=True))
+                for product, counters in value["products"].items()
+            },
+            "revenue_vnd": value["revenue_vnd"],
+            "orders": value["orders"],
+            "cancelled_orders": value["cancelled_orders"],
+            "cancelled_vnd": value["cancelled_vnd"],
+            # absent from values a changelog kept from before faults were counted
+            **{name: value.get(name, 0) for name in ("dead_letters", "duplicates", "too_late")},
+            "abandoned_carts": 0,
+        }
+    )
 
 
 def _minute_counts(raw: bytes) -> tuple[tuple[int, ...], dict[str, int]]:
@@ -122,10 +153,9 @@ def _minute_counts(raw: bytes) -> tuple[tuple[int, ...], dict[str, int]]:
 _KNOWN = frozenset(EVENT_TYPES)
 
 
-def window(sources: Sequence[Source], start_ms: int, end_ms: int, parsed: Parsed) -> dict[str, Any]:
-    """Events by type in the minutes that overlap [start_ms, end_ms), summed per (log,
-    partition), with the offset the partition's totals reached so a reader can prefer the
-    freshest owner: the answer stays small however long the range."""
+def window(sources: Sequence[Source], query: WindowQuery, parsed: Parsed) -> WindowAnswer:
+    """Events by type in the minutes that overlap the query's range, summed per (log,
+    partition), with the offset the partition's totals reached."""
     partitions = []
     for source in sources:
         store = source.stores["minutes"]
@@ -133,7 +163,7 @@ def window(sources: Sequence[Source], start_ms: int, end_ms: int, parsed: Parsed
             offset = parsed.offset(source, partition)
             if offset < 0:
                 continue
-            minutes = range(start_ms // MINUTE_MS, -(-end_ms // MINUTE_MS))
+            minutes = range(query.start_ms // MINUTE_MS, -(-query.end_ms // MINUTE_MS))
             keys = [minute_key(partition, minute) for minute in minutes]
             values = parsed.many(source.log, store, keys, _minute_counts)
             rows = [known for known, _ in values]
@@ -145,36 +175,47 @@ def window(sources: Sequence[Source], start_ms: int, end_ms: int, parsed: Parsed
                 columns = [sum(column) for column in zip(*rows, strict=True)]
                 counts |= {kind: n for kind, n in zip(EVENT_TYPES, columns, strict=True) if n}
             partitions.append(
-                {"log": source.log, "partition": partition, "o": offset, "counts": counts}
+                PartitionWindow(
+                    log=source.log, partition=partition, offset=offset, event_types=counts
+                )
             )
-    return {"partitions": partitions}
+    return WindowAnswer(partitions=partitions)
 
 
-def abandoned(
-    sources: Sequence[Source], limit: int, idle_before_ms: int, parsed: Parsed
-) -> dict[str, Any]:
+def abandoned(sources: Sequence[Source], query: AbandonedQuery, parsed: Parsed) -> AbandonedAnswer:
     """The `limit` most valuable carts idle since `idle_before_ms`, with their partition's
-    offset so a reader can prefer the freshest owner."""
+    offset."""
     found = []
     for source in sources:
         store = source.stores["abandoned"]
-        for sid in source.abandoned.most_valuable(idle_before_ms, limit):
+        for sid in source.abandoned.most_valuable(query.idle_before_ms, query.limit):
             raw = store.get(sid)
             if raw is not None:
                 record = orjson.loads(raw)
-                offset = parsed.offset(source, record["p"])
-                found.append({**record, "log": source.log, "partition_offset": offset})
-    items = heapq.nlargest(limit, found, key=lambda r: r["cart_value_vnd"])
-    return {"items": items}
+                partition = record.pop("p")
+                offset = parsed.offset(source, partition)
+                found.append(
+                    {
+                        **record,
+                        "log": source.log,
+                        "partition": partition,
+                        "partition_offset": offset,
+                    }
+                )
+    items = heapq.nlargest(query.limit, found, key=lambda r: r["cart_value_vnd"])
+    return AbandonedAnswer.model_validate({"items": items})
 
 
-def _json(view: View, body: dict[str, Any]) -> Response:
-    return view.bytes(orjson.dumps(body), content_type="application/json")
+def _json(view: View, body: BaseModel) -> Response:
+    return view.bytes(body.model_dump_json().encode(), content_type="application/json")
 
 
-def _int(request: Request, name: str, default: int) -> int:
-    value = request.query.get(name)
-    return default if value is None else int(value)
+def _query(request: Request, model: type[Q]) -> Q | str:
+    """The request's query as `model`, or why it is not one."""
+    try:
+        return model.model_validate(dict(request.query))
+    except ValidationError as exc:
+        return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
 
 
 def register(
@@ -182,53 +223,35 @@ def register(
     sources: Callable[[], Sequence[Source]],
     clear: Callable[[dict[int, int]], Awaitable[dict[int, int]]],
 ) -> None:
-    """Mount the views under /cartsim/ on the worker's web server."""
+    """Mount the views of `ViewPath` on the worker's web server."""
     parsed = Parsed()
 
-    @app.page("/cartsim/replace")
+    @app.page(ViewPath.REPLACE)
     class ReplaceView(View):
-        """POST {"high_watermarks": {partition: offset}}: clear our partitions for a replace."""
+        """Clear our partitions for a replace."""
 
         async def post(self, request: Request) -> Response:
             try:
-                body = orjson.loads(await request.read())
-                marks = {int(p): int(o) for p, o in body["high_watermarks"].items()}
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
-                return self.error(400, 'expected {"high_watermarks": {partition: offset}}')
-            floors = await clear(marks)
-            return _json(self, {"floors": {str(p): o for p, o in floors.items()}})
+                body = ReplaceRequest.model_validate_json(await request.read())
+            except ValidationError as exc:
+                return self.error(400, f"expected a ReplaceRequest: {exc}")
+            floors = await clear(body.high_watermarks)
+            return _json(self, ReplaceAnswer(floors=floors))
 
-    @app.page("/cartsim/state")
-    async def state_view(web: View, request: Request) -> Response:
-        return _json(web, state(sources()))
+    @app.page(ViewPath.TOTALS)
+    async def totals_view(web: View, request: Request) -> Response:
+        return _json(web, totals(sources(), parsed))
 
-    def _range(request: Request) -> tuple[int, int] | str:
-        try:
-            start, end = _int(request, "start_ms", 0), _int(request, "end_ms", 0)
-        except ValueError:
-            return "start_ms and end_ms must be integers"
-        if end - start > 32 * 24 * 60 * MINUTE_MS:
-            return "at most 32 days of minutes at a time"
-        return start, end
-
-    @app.page("/cartsim/minutes")
-    async def minutes_view(web: View, request: Request) -> Response:
-        span = _range(request)
-        if isinstance(span, str):
-            return web.error(400, span)
-        return _json(web, minutes(sources(), *span))
-
-    @app.page("/cartsim/window")
+    @app.page(ViewPath.WINDOW)
     async def window_view(web: View, request: Request) -> Response:
-        span = _range(request)
-        if isinstance(span, str):
-            return web.error(400, span)
-        return _json(web, window(sources(), *span, parsed))
+        query = _query(request, WindowQuery)
+        if isinstance(query, str):
+            return web.error(400, query)
+        return _json(web, window(sources(), query, parsed))
 
-    @app.page("/cartsim/abandoned")
+    @app.page(ViewPath.ABANDONED)
     async def abandoned_view(web: View, request: Request) -> Response:
-        try:
-            limit, idle_before = _int(request, "limit", 50), _int(request, "idle_before_ms", 0)
-        except ValueError:
-            return web.error(400, "limit and idle_before_ms must be integers")
-        return _json(web, abandoned(sources(), max(1, min(limit, 1000)), idle_before, parsed))
+        query = _query(request, AbandonedQuery)
+        if isinstance(query, str):
+            return web.error(400, query)
+        return _json(web, abandoned(sources(), query, parsed))

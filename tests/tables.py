@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from cartsim.api.tables import TablesClient
+from cartsim.api.workers import HttpWorkers
 from cartsim.storage import Layout
+from cartsim.worker_views import MINUTE_MS, AbandonedQuery, ProductCounters, WindowQuery
 from tests.recount import Recount, recount
 from tests.stored import stored_by_partition
 
@@ -19,51 +22,60 @@ def file_partitions(data_dir: Path) -> list[list[dict[str, Any]]]:
     return [grouped[key] for key in sorted(grouped)]
 
 
-async def _served(data_dir: Path) -> dict[str, Any]:
-    client = TablesClient(Layout(data_dir))
+async def _served(data_dir: Path, minutes: Iterable[int]) -> dict[str, Any]:
+    """The merged totals and abandoned carts, and the window of each of `minutes`."""
+    workers = HttpWorkers(Layout(data_dir))
+    client = TablesClient(workers)
     try:
         snapshot = await client.refresh()
-        abandoned = await client.abandoned(1000, idle_before_ms=2**62)
-        clock = snapshot.clock_ms
-        minutes = await client.minutes(clock - 31 * 86_400_000, clock + 60_000)
+        abandoned = await client.abandoned(AbandonedQuery(limit=1000, idle_before_ms=2**62))
+        windows = await asyncio.gather(
+            *(
+                client.window(WindowQuery(start_ms=m * MINUTE_MS, end_ms=(m + 1) * MINUTE_MS))
+                for m in minutes
+            )
+        )
     finally:
-        await client.close()
+        await workers.close()
     out: dict[str, Any] = defaultdict(Counter)
     out.update(dict.fromkeys(("revenue_vnd", "orders", "events", "abandoned_count"), 0))
-    out["products"] = {}
+    products: dict[int, list[ProductCounters]] = defaultdict(list)
     for entry in snapshot.partitions:
-        totals = entry["totals"]
-        for name in ("event_type", "source", "device", "browser", "funnel"):
-            out[name].update(totals[name])
-        for product, stats in totals["products"].items():
-            out["products"][int(product)] = [
-                a + b
-                for a, b in zip(out["products"].get(int(product), [0] * 5), stats, strict=True)
-            ]
-        out["revenue_vnd"] += totals["revenue_vnd"]
-        out["orders"] += totals["orders"]
-        out["events"] += totals["events"]
-        out["abandoned_count"] += entry["abandoned"]
-    for row in minutes:
-        for kind, count in row["counts"].items():
-            out["minutes"][(row["minute"], kind)] += count
-    out["abandoned"] = {item["session_id"]: item["cart_value_vnd"] for item in abandoned}
-    out["workers"] = snapshot.workers
+        out["event_type"].update(entry.event_types)
+        out["source"].update(entry.sources)
+        out["device"].update(entry.devices)
+        out["browser"].update(entry.browsers)
+        out["funnel"].update(entry.funnel.model_dump())
+        for product, counters in entry.products.items():
+            products[product].append(counters)
+        out["revenue_vnd"] += entry.revenue_vnd
+        out["orders"] += entry.orders
+        out["events"] += entry.events
+        out["abandoned_count"] += entry.abandoned_carts
+    out["products"] = {
+        product: list(ProductCounters.total(counters).model_dump().values())
+        for product, counters in products.items()
+    }
+    for minute, counts in zip(minutes, windows, strict=True):
+        for kind, count in counts.items():
+            out["minutes"][(minute, kind)] += count
+    out["abandoned"] = {item.session_id: item.cart_value_vnd for item in abandoned}
+    out["workers"] = [seen.heartbeat for seen in snapshot.workers]
     return out
 
 
-def served(data_dir: Path) -> dict[str, Any]:
-    return asyncio.run(_served(data_dir))
+def served(data_dir: Path, minutes: Iterable[int] = ()) -> dict[str, Any]:
+    return asyncio.run(_served(data_dir, list(minutes)))
 
 
 def mismatches(data_dir: Path, abandon_after_ms: int) -> list[str]:
     """Where the served tables differ from a recount of the files; empty when they agree."""
     expected: Recount = recount(file_partitions(data_dir), abandon_after_ms)
-    got = served(data_dir)
+    got = served(data_dir, sorted({minute for minute, _ in expected.minutes}))
     wrong = [
         name
         for name in ("event_type", "source", "device", "browser", "funnel", "minutes")
-        if dict(got[name]) != dict(getattr(expected, name))
+        if {k: v for k, v in got[name].items() if v} != dict(getattr(expected, name))
     ]
     if dict(got["products"]) != {k: v for k, v in expected.products.items() if k is not None}:
         wrong.append("products")

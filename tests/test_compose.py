@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import pytest
 import yaml
 
 from cartsim.cli import cli
@@ -105,3 +108,26 @@ def test_grafana_is_provisioned_with_prometheus_and_the_dashboard() -> None:
             assert target["datasource"]["uid"] == source["uid"]
             used = set(re.findall(r"\bcartsim_[a-z_]+", target["expr"]))
             assert used and used <= exported, (panel["title"], used - exported)
+
+
+def settings_of(service: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The settings the service's process reads from its environment in its container."""
+    for name in list(os.environ):
+        if name.startswith("CARTSIM_"):
+            monkeypatch.delenv(name)
+    for name, value in compose()["services"][service].get("environment", {}).items():
+        monkeypatch.setenv(name, str(value))
+    return Settings()
+
+
+def test_the_worker_announces_an_address_the_api_container_reaches(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    services = compose()["services"]
+    worker, api = settings_of("worker", monkeypatch), settings_of("api", monkeypatch)
+    assert worker.worker_host == "0.0.0.0", "bound to loopback, no other container reaches it"
+    url = urlsplit(worker.worker_url)
+    assert url.hostname in services, f"{url.hostname} is no name on the compose network"
+    assert services[url.hostname]["command"][1] == "worker"
+    assert url.port == worker.worker_port
+    assert api.data_dir == worker.data_dir, "the API reads the heartbeats where the worker writes"

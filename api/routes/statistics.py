@@ -19,6 +19,7 @@ from cartsim.api.statistics import (
 from cartsim.api.tables import Snapshot
 from cartsim.producer.catalog import Product
 from cartsim.settings import Settings
+from cartsim.worker_views import AbandonedQuery, WindowQuery
 
 router = APIRouter(prefix="/cart", tags=["statistics"])
 
@@ -28,7 +29,7 @@ _UNAVAILABLE: Responses = {
 
 
 def _require_workers(snapshot: Snapshot) -> None:
-    if not any(worker["reachable"] for worker in snapshot.workers):
+    if not snapshot.reachable:
         raise HTTPException(
             503, "no stream worker is running: start `cartsim worker` (or run `cartsim up`)"
         )
@@ -55,8 +56,7 @@ async def get_statistics(
     retention_ms = int(settings.window_retention_s * 1000)
     end = dates.end_ms if dates.end_ms is not None else snapshot.clock_ms
     start = dates.start_ms if dates.start_ms is not None else snapshot.clock_ms - retention_ms
-    start = max(start, end - 31 * 86_400_000)  # a worker answers at most 32 days at a time
-    counts = await tables.window(start, end + 1) if end >= start else {}
+    counts = await tables.window(WindowQuery.ending(start, end + 1)) if end >= start else {}
     window = window_counts(counts, dates.start_ms, dates.end_ms, settings.window_retention_s)
     return JSONBytes(result.model_copy(update={"window": window}).model_dump_json().encode())
 
@@ -73,7 +73,7 @@ def _running(
             settings.abandon_after_s,
             top,
             snapshot.taken_ms,
-            sum(worker["reachable"] for worker in snapshot.workers),
+            len(snapshot.reachable),
         )
         snapshot.computed[key] = (result, result.model_dump_json().encode())
     return cast("tuple[Statistics, bytes]", snapshot.computed[key])
@@ -95,7 +95,8 @@ async def get_abandoned(
     snapshot = tables.snapshot
     _require_workers(snapshot)
     clock = snapshot.clock_ms
-    items = await tables.abandoned(limit, clock - hours_threshold * 3_600_000)
-    total = sum(partition["abandoned"] for partition in snapshot.partitions)
+    query = AbandonedQuery(limit=limit, idle_before_ms=clock - hours_threshold * 3_600_000)
+    items = await tables.abandoned(query)
+    total = sum(partition.abandoned_carts for partition in snapshot.partitions)
     page = abandoned_page(items, total, hours_threshold, limit, clock)
     return JSONBytes(page.model_dump_json().encode())

@@ -5,14 +5,22 @@ from __future__ import annotations
 import random
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 import pytest
 
 from cartsim.api.tables import merge_window
-from cartsim.stream_processors.aggregate import MINUTE_MS, minute_key, totals_key
+from cartsim.stream_processors.aggregate import minute_key, new_totals, totals_key
 from cartsim.stream_processors.state import AbandonedIndex
 from cartsim.stream_processors.views import Parsed, abandoned, window
+from cartsim.worker_views import (
+    MINUTE_MS,
+    AbandonedQuery,
+    PartitionWindow,
+    WindowAnswer,
+    WindowQuery,
+)
 
 KINDS = ("view_item", "add_to_cart", "purchase", "exit_page", "teleport")  # one unknown
 
@@ -30,11 +38,15 @@ class Tables:
         return {int(key[1:]) for key in self.stores["totals"]}
 
 
+def totals_at(partition: int, offset: int) -> bytes:
+    return orjson.dumps({**new_totals(partition), "o": offset})
+
+
 def random_minutes(rng: random.Random, tables: Tables, partitions: int, minutes: int) -> dict:
     """Fill the minutes of `partitions`; returns (partition, minute, kind) -> events."""
     expected = {}
     for partition in range(partitions):
-        tables.stores["totals"][totals_key(partition)] = orjson.dumps({"o": 1000 + partition})
+        tables.stores["totals"][totals_key(partition)] = totals_at(partition, 1000 + partition)
         for minute in range(minutes):
             if rng.random() < 0.2:
                 continue  # a quiet minute has no window
@@ -59,28 +71,37 @@ def test_a_window_sums_every_minute_it_overlaps_per_partition() -> None:
             tables.stores["minutes"][key] = orjson.dumps({"o": 1, "counts": {"purchase": 7}})
             expected = {k: n for k, n in expected.items() if k[:2] != (1, 100)}
             expected[(1, 100, "purchase")] = 7
-            tables.stores["totals"][totals_key(1)] = orjson.dumps({"o": 5000})
+            tables.stores["totals"][totals_key(1)] = totals_at(1, 5000)
             offsets[1] = 5000
-        answer = window([tables], start_ms, end_ms, parsed)["partitions"]
-        assert [(e["log"], e["partition"], e["o"]) for e in answer] == [
+        query = WindowQuery(start_ms=start_ms, end_ms=end_ms)
+        answer = window([tables], query, parsed).partitions
+        assert [(e.log, e.partition, e.offset) for e in answer] == [
             ("log-a", p, offsets[p]) for p in range(3)
         ]
         first, last = start_ms // MINUTE_MS, -(-end_ms // MINUTE_MS)  # overlapped minutes
         for entry in answer:
             want: dict[str, int] = {}
             for (partition, minute, kind), events in expected.items():
-                if partition == entry["partition"] and first <= minute < last:
+                if partition == entry.partition and first <= minute < last:
                     want[kind] = want.get(kind, 0) + events
-            assert entry["counts"] == want
-        assert start_ms == end_ms or any(entry["counts"] for entry in answer)
+            assert entry.event_types == want
+        assert start_ms == end_ms or any(entry.event_types for entry in answer)
 
 
 def test_merging_windows_takes_each_partition_from_its_freshest_answer() -> None:
-    stale = {"log": "a", "partition": 0, "o": 5, "counts": {"view_item": 1}}
-    fresh = {"log": "a", "partition": 0, "o": 9, "counts": {"view_item": 4, "purchase": 1}}
-    other = {"log": "b", "partition": 0, "o": 1, "counts": {"view_item": 10}}
-    assert merge_window([[stale, other], [fresh]]) == {"view_item": 14, "purchase": 1}
-    assert merge_window([[fresh], [stale]]) == {"view_item": 4, "purchase": 1}
+    def answer(*entries: tuple[str, int, dict[str, int]]) -> WindowAnswer:
+        return WindowAnswer(
+            partitions=[
+                PartitionWindow(log=log, partition=0, offset=offset, event_types=counts)
+                for log, offset, counts in entries
+            ]
+        )
+
+    stale = ("a", 5, {"view_item": 1})
+    fresh = ("a", 9, {"view_item": 4, "purchase": 1})
+    other = ("b", 1, {"view_item": 10})
+    assert merge_window([answer(stale, other), answer(fresh)]) == {"view_item": 14, "purchase": 1}
+    assert merge_window([answer(fresh), answer(stale)]) == {"view_item": 4, "purchase": 1}
 
 
 def _index(rng: random.Random, carts: int) -> tuple[AbandonedIndex, dict[bytes, tuple[int, int]]]:
@@ -115,17 +136,37 @@ def test_the_most_valuable_idle_carts_whatever_the_threshold(limit: int) -> None
         assert index.most_valuable(idle_before, limit) == [sid for *_, sid in brute[:limit]]
 
 
+def abandoned_value(session_id: str, value: int, last_ms: int) -> dict[str, Any]:
+    """An abandoned table's value as the aggregator writes it."""
+    return {
+        "session_id": session_id,
+        "p": 0,
+        "o": last_ms,
+        "customer_id": None,
+        "is_guest": True,
+        "city": None,
+        "cart": [],
+        "cart_value_vnd": value,
+        "checkout_stage": "browsing",
+        "first_activity_unix": 0,
+        "last_activity": "2026-01-01T00:00:00+07:00",
+        "last_activity_unix": last_ms,
+        "abandoned_at_unix": last_ms,
+    }
+
+
 def test_the_view_ranks_carts_of_every_source_by_value() -> None:
     sources = [Tables("log-a"), Tables("log-b")]
     for n, (source, value) in enumerate([(0, 5), (1, 9), (0, 7), (1, 1), (0, 3)]):
-        record = {"session_id": f"s{n}", "cart_value_vnd": value, "last_activity_unix": n, "p": 0}
+        record = abandoned_value(f"s{n}", value, n)
         sources[source].stores["abandoned"][b"s%d" % n] = orjson.dumps(record)
         sources[source].abandoned.put(b"s%d" % n, record)
     for source in sources:
-        source.stores["totals"][totals_key(0)] = orjson.dumps({"o": 42})
-    items = abandoned(sources, limit=3, idle_before_ms=3, parsed=Parsed())["items"]
-    assert [(i["session_id"], i["log"], i["partition_offset"]) for i in items] == [
-        ("s1", "log-b", 42),
-        ("s2", "log-a", 42),
-        ("s0", "log-a", 42),
+        source.stores["totals"][totals_key(0)] = totals_at(0, 42)
+    query = AbandonedQuery(limit=3, idle_before_ms=3)
+    items = abandoned(sources, query, Parsed()).items
+    assert [(i.session_id, i.log, i.partition, i.partition_offset) for i in items] == [
+        ("s1", "log-b", 0, 42),
+        ("s2", "log-a", 0, 42),
+        ("s0", "log-a", 0, 42),
     ]

@@ -65,9 +65,7 @@ def test_two_workers_split_the_partitions_and_agree(worker_env: Services) -> Non
     services.start("worker")
     services.start("worker")
     wait_until(
-        lambda: (
-            sorted(len(w["partitions"]) for w in served(services.data_dir)["workers"]) == [2, 2]
-        ),
+        lambda: sorted(len(w.partitions) for w in served(services.data_dir)["workers"]) == [2, 2],
         60,
         "two workers with two partitions each",
     )

@@ -8,7 +8,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cartsim.api.main import create_app
+from cartsim.broker import EmbeddedBroker
 from tests.api.conftest import api_settings
+from tests.api.fake_workers import FakeWorker, FakeWorkers, empty_tables
 from tests.conftest import Services, wait_until
 from tests.stored import stored_id_counts
 
@@ -55,6 +57,44 @@ def test_a_job_without_a_broker_fails_with_the_reason(keyed: TestClient) -> None
     done = wait_until(lambda: finished(keyed), 10, "the job to end")
     assert done["job_id"] == started["job_id"] and done["state"] == "failed"
     assert "CARTSIM_KAFKA_BOOTSTRAP" in done["errors"][0]
+
+
+def run_jobs(client: TestClient, *methods: str) -> list[dict[str, Any]]:
+    """Each job to its end, one after the other."""
+    outcomes = []
+    for method in methods:
+        params = {"count": 200, "method": method, "seed": 5}
+        assert client.post("/cart/generate/events", params=params).status_code == 202
+        outcomes.append(wait_until(lambda: finished(client), 60, f"the {method} job to end"))
+    return outcomes
+
+
+def test_a_replace_asks_every_worker_to_clear_below_the_high_watermarks(
+    tmp_path: Path, broker: EmbeddedBroker
+) -> None:
+    workers = [
+        FakeWorker([empty_tables("0dd0feed", owned)], url=f"http://worker-{n}:6066")
+        for n, owned in enumerate(([0, 1], [2, 3]))
+    ]
+    settings = api_settings(tmp_path, kafka_bootstrap=broker.bootstrap)
+    with TestClient(create_app(settings, FakeWorkers(*workers))) as client:
+        new, replace = run_jobs(client, "new", "replace")
+    assert new["state"] == replace["state"] == "succeeded", (new, replace)
+    asked = [[request.high_watermarks for request in worker.replaced] for worker in workers]
+    assert len(asked[0]) == 1 and asked[0] == asked[1]
+    marks = asked[0][0]
+    assert set(marks) == {0, 1, 2, 3} and sum(marks.values()) == 200
+
+
+def test_a_replace_fails_with_the_reason_when_no_worker_owns_a_partition(
+    tmp_path: Path, broker: EmbeddedBroker
+) -> None:
+    worker = FakeWorker([empty_tables("0dd0feed", [0, 1])])
+    settings = api_settings(tmp_path, kafka_bootstrap=broker.bootstrap)
+    with TestClient(create_app(settings, FakeWorkers(worker))) as client:
+        _, replace = run_jobs(client, "new", "replace")
+    assert replace["state"] == "failed" and replace["produced"] == 0
+    assert "partitions [2, 3] were not cleared" in replace["errors"][0]
 
 
 def test_generated_events_flow_through_the_pipeline_a_job_can_be_cancelled_and_replace(

@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -13,18 +14,24 @@ from fastapi.testclient import TestClient
 
 from cartsim.api.main import create_app
 from cartsim.api.routes.statistics import _running
-from cartsim.api.tables import Snapshot
+from cartsim.api.tables import SeenWorker, Snapshot
 from cartsim.settings import Settings
+from cartsim.stream_processors.aggregate import Rules
+from cartsim.worker_views import FunnelCounts, Heartbeat, PartitionTotals, ProductCounters
+from tests.api.conftest import api_settings
+from tests.api.fake_workers import FakeWorker, FakeWorkers, store_events, tables_of_files
 from tests.conftest import Services, wait_until
-from tests.recount import recount
+from tests.recount import Recount, recount
 from tests.tables import file_partitions, stored_count
 
 COUNT = 8_000
 ABANDON_AFTER_S = 20
+FAKE_COUNT = 6_000
 
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    """The real pipeline: broker, worker, API and a producer."""
     from cartsim.broker import EmbeddedBroker
 
     with EmbeddedBroker() as broker:
@@ -50,13 +57,33 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
             services.stop_all()
 
 
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder with stored events and no process running over it."""
+    root = tmp_path_factory.mktemp("fake-stats")
+    store_events(root, FAKE_COUNT, seed=21, rate=1.0)  # 100 minutes of event time
+    return root
+
+
+@pytest.fixture(scope="module")
+def faked(files: Path) -> Iterator[TestClient]:
+    """The API over an in-process worker whose tables hold the stored events."""
+    worker = FakeWorker(tables_of_files(files, Rules(abandon_after_ms=ABANDON_AFTER_S * 1000)))
+    app = create_app(api_settings(files), workers=FakeWorkers(worker))
+    with TestClient(app) as client:
+        wait_until(lambda: app.state.tables.snapshot.partitions, 10, "the first snapshot")
+        yield client
+
+
+def expected_of(data_dir: Path) -> Recount:
+    return recount(file_partitions(data_dir), ABANDON_AFTER_S * 1000)
+
+
 def get(services: Services, path: str, **params: object) -> httpx.Response:
     return httpx.get(f"{services.api_url}{path}", params=params, timeout=10)
 
 
-def test_statistics_equal_a_recount_of_the_files(pipeline: Services) -> None:
-    expected = recount(file_partitions(pipeline.data_dir), ABANDON_AFTER_S * 1000)
-    body = get(pipeline, "/cart/statistics", top=5).json()
+def assert_statistics_recount(body: dict[str, Any], expected: Recount) -> None:
     assert body["event_types"] == dict(expected.event_type)
     assert body["sources"] == dict(expected.source) and body["devices"] == dict(expected.device)
     assert body["browsers"] == dict(expected.browser)
@@ -66,33 +93,59 @@ def test_statistics_equal_a_recount_of_the_files(pipeline: Services) -> None:
         expected.funnel["viewed"],
         expected.funnel["added"],
     )
-    assert funnel["purchased"] == expected.funnel["purchased"]
+    assert (funnel["began_checkout"], funnel["purchased"]) == (
+        expected.funnel["checkout"],
+        expected.funnel["purchased"],
+    )
     assert body["revenue"]["revenue_vnd"] == expected.revenue_vnd
     assert body["revenue"]["orders"] == expected.orders
     assert body["abandonment"]["abandoned_sessions"] == len(expected.abandoned)
     adds, removes = expected.event_type["add_to_cart"], expected.event_type["remove_from_cart"]
     assert body["add_remove_ratio"] == pytest.approx(adds / removes, abs=1e-4)
-    by_views = body["top_products"]["by_views"]
-    assert len(by_views) == 5 and by_views[0]["product_name"]
-    most_viewed = max(expected.products.items(), key=lambda kv: (kv[1][0], -(kv[0] or 0)))
-    assert (by_views[0]["product_id"], by_views[0]["views"]) == (most_viewed[0], most_viewed[1][0])
+    products = {k: v for k, v in expected.products.items() if k is not None}
+    for ranking, index in (("by_views", 0), ("by_adds", 1), ("by_purchases", 3), ("by_revenue", 4)):
+        top = body["top_products"][ranking]
+        assert len(top) == 5 and top[0]["product_name"], ranking
+        ranked = sorted(products, key=lambda p: (-products[p][index], p))[:5]
+        assert [item["product_id"] for item in top] == ranked, ranking
+        for item in top:
+            counters = products[item["product_id"]]
+            named = ("views", "adds", "removes", "units_purchased", "revenue_vnd")
+            assert [item[name] for name in named] == counters, ranking
+
+
+def test_statistics_equal_a_recount_of_the_files_on_the_real_pipeline(
+    pipeline: Services,
+) -> None:
+    body = get(pipeline, "/cart/statistics", top=5).json()
+    assert_statistics_recount(body, expected_of(pipeline.data_dir))
     assert body["freshness"]["workers"] == 1 and body["freshness"]["partitions"] == 4
-
-
-def test_a_date_range_counts_events_from_the_minute_windows(pipeline: Services) -> None:
     everything = get(pipeline, "/cart/statistics", start_date="2000-01-01").json()
     assert everything["window"]["total_events"] == COUNT
-    running = get(pipeline, "/cart/statistics").json()
+
+
+def test_statistics_equal_a_recount_of_the_files(faked: TestClient, files: Path) -> None:
+    body = faked.get("/cart/statistics", params={"top": 5}).json()
+    assert_statistics_recount(body, expected_of(files))
+    assert body["freshness"]["workers"] == 1 and body["freshness"]["partitions"] == 4
+    assert body["total_events"] == FAKE_COUNT
+
+
+def test_a_date_range_counts_events_from_the_minute_windows(faked: TestClient) -> None:
+    everything = faked.get("/cart/statistics", params={"start_date": "2000-01-01"}).json()
+    assert everything["window"]["total_events"] == FAKE_COUNT
+    running = faked.get("/cart/statistics").json()
     assert running["window"] is None
     assert {k: v for k, v in everything.items() if k not in ("window", "freshness")} == {
         k: v for k, v in running.items() if k not in ("window", "freshness")
     }
-    nothing = get(pipeline, "/cart/statistics", end_date="2001-01-01T00:00:00+07:00").json()
+    params = {"end_date": "2001-01-01T00:00:00+07:00"}
+    nothing = faked.get("/cart/statistics", params=params).json()
     assert nothing["window"]["total_events"] == 0
 
 
-def test_a_date_range_counts_the_minutes_it_overlaps(pipeline: Services) -> None:
-    minutes = recount(file_partitions(pipeline.data_dir)).minutes
+def test_a_date_range_counts_the_minutes_it_overlaps(faked: TestClient, files: Path) -> None:
+    minutes = recount(file_partitions(files)).minutes
     held = sorted({minute for minute, _ in minutes})
     first, last = held[len(held) // 3], held[2 * len(held) // 3]
     start, end = (first * 60 + 30) * 1000, (last * 60 + 10) * 1000  # within the edge minutes
@@ -100,19 +153,19 @@ def test_a_date_range_counts_the_minutes_it_overlaps(pipeline: Services) -> None
     for (minute, kind), events in minutes.items():
         if first <= minute <= last:
             expected[kind] += events
-    body = get(pipeline, "/cart/statistics", start_date=_iso(start), end_date=_iso(end)).json()
+    params = {"start_date": _iso(start), "end_date": _iso(end)}
+    body = faked.get("/cart/statistics", params=params).json()
     assert body["window"]["event_types"] == dict(expected.most_common())
-    assert 0 < body["window"]["total_events"] < COUNT
+    assert 0 < body["window"]["total_events"] < FAKE_COUNT
 
 
 def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat()
 
 
-def test_abandoned_carts_most_valuable_first(pipeline: Services) -> None:
-    expected = recount(file_partitions(pipeline.data_dir), ABANDON_AFTER_S * 1000).abandoned
+def assert_abandoned_recount(body: dict[str, Any], expected: dict[str, int]) -> None:
     assert expected, "the stream must abandon some carts"
-    body = get(pipeline, "/cart/abandoned", limit=200, hours_threshold=1).json()
+    assert body["items"], "some carts must be idle for an hour"
     idle_enough = [i for i in body["items"] if i["idle_hours"] >= 1]
     assert idle_enough == body["items"]
     values = [item["cart_value_vnd"] for item in body["items"]]
@@ -123,7 +176,20 @@ def test_abandoned_carts_most_valuable_first(pipeline: Services) -> None:
     assert body["total_abandoned"] == len(expected)
 
 
-def test_bad_parameters_are_422(pipeline: Services) -> None:
+def test_abandoned_carts_most_valuable_first_on_the_real_pipeline(pipeline: Services) -> None:
+    body = get(pipeline, "/cart/abandoned", limit=200, hours_threshold=1).json()
+    assert_abandoned_recount(body, expected_of(pipeline.data_dir).abandoned)
+
+
+def test_abandoned_carts_most_valuable_first(faked: TestClient, files: Path) -> None:
+    expected = expected_of(files).abandoned
+    body = faked.get("/cart/abandoned", params={"limit": 200, "hours_threshold": 1}).json()
+    assert_abandoned_recount(body, expected)
+    few = faked.get("/cart/abandoned", params={"limit": 3, "hours_threshold": 1}).json()
+    assert few["items"] == body["items"][:3]
+
+
+def test_bad_parameters_are_422(faked: TestClient) -> None:
     for path, params in (
         ("/cart/abandoned", {"limit": 0}),
         ("/cart/abandoned", {"limit": 201}),
@@ -133,30 +199,43 @@ def test_bad_parameters_are_422(pipeline: Services) -> None:
         ("/cart/statistics", {"start_date": "yesterday"}),
         ("/cart/statistics", {"start_date": "2026-01-02", "end_date": "2026-01-01"}),
     ):
-        response = get(pipeline, path, **params)
+        response = faked.get(path, params=params)
         assert response.status_code == 422, (path, params)
         assert response.json()["detail"]
 
 
-def test_without_a_worker_the_answer_is_503_with_the_reason(tmp_path: Path) -> None:
-    with TestClient(create_app(Settings(data_dir=tmp_path))) as client:
+@pytest.mark.parametrize("workers", [FakeWorkers(), FakeWorkers(FakeWorker(reachable=False))])
+def test_without_a_worker_the_answer_is_503_with_the_reason(
+    tmp_path: Path, workers: FakeWorkers
+) -> None:
+    with TestClient(create_app(api_settings(tmp_path), workers=workers)) as client:
         for path in ("/cart/statistics", "/cart/abandoned"):
             response = client.get(path)
             assert response.status_code == 503
             assert "cartsim worker" in response.json()["detail"]
-        assert client.get("/health").json()["worker"]["status"] == "down"
 
 
 def test_the_running_statistics_are_computed_once_per_snapshot_and_top(tmp_path: Path) -> None:
-    totals = {
-        **{name: {} for name in ("event_type", "source", "device", "browser", "funnel")},
-        **{name: 0 for name in ("revenue_vnd", "orders", "cancelled_orders", "cancelled_vnd")},
-        "products": {"7": [3, 1, 0, 1, 90]},
-        "clock_ms": 1_765_000_000_000,
-        "o": 3,
-    }
-    partition = {"log": "feedf00d", "partition": 0, "totals": totals, "abandoned": 0}
-    snapshot = Snapshot([partition], [{"url": "http://x", "reachable": True}], 1_765_000_000_500)
+    totals = PartitionTotals(
+        log="feedf00d",
+        partition=0,
+        offset=3,
+        clock_ms=1_765_000_000_000,
+        events=4,
+        event_types={},
+        sources={},
+        devices={},
+        browsers={},
+        funnel=FunnelCounts(),
+        products={7: ProductCounters(views=3, adds=1, units_purchased=1, revenue_vnd=90)},
+        revenue_vnd=0,
+        orders=0,
+        cancelled_orders=0,
+        cancelled_vnd=0,
+        abandoned_carts=0,
+    )
+    worker = SeenWorker(Heartbeat(url="http://x", pid=1, partitions=[0]), reachable=True)
+    snapshot = Snapshot([totals], [worker], 1_765_000_000_500)
     settings = Settings(data_dir=tmp_path)
     first = _running(snapshot, {}, settings, 5)
     assert _running(snapshot, {}, settings, 5) is first

@@ -1,0 +1,216 @@
+"""What a stream worker serves the API over HTTP, and the heartbeat by which the API finds it.
+
+A worker owns some partitions of the events topic and keeps their tables; it also serves the
+tables it rebuilt from the files of earlier Kafka logs. It answers on its Faust web server under
+`ViewPath`, every answer one of the models below, built by the worker and parsed by the API.
+Each partition is named by (log, partition) with the offset its totals reached, so a reader
+asking several workers keeps, per (log, partition), the answer that went furthest: a partition
+moving between workers, or history that every worker serves, counts once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from enum import StrEnum
+from typing import Self, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+MINUTE_MS = 60_000
+#: The longest range /cartsim/window sums at a time, so one request reads a bounded number of
+#: minute windows (46,080); the API asks for the end of a longer range.
+MAX_WINDOW_MS = 32 * 24 * 60 * MINUTE_MS
+#: The most carts /cartsim/abandoned returns at a time.
+MAX_ABANDONED = 1000
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class ViewPath(StrEnum):
+    """The worker's views, below its advertised URL."""
+
+    TOTALS = "/cartsim/state"
+    WINDOW = "/cartsim/window"
+    ABANDONED = "/cartsim/abandoned"
+    REPLACE = "/cartsim/replace"
+
+
+class Heartbeat(BaseModel):
+    """A worker process is alive: the file it rewrites every second under `workers_dir`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    url: str = Field(
+        description="Advertised base URL of the worker's views, as other processes reach it "
+        "(CARTSIM_WORKER_ADVERTISED_URL), which may differ from the address it binds."
+    )
+    pid: int = Field(description="Process id; with the app id it names the heartbeat file.")
+    partitions: list[int] = Field(description="Partitions of the events topic it owns now.")
+    beat_unix_s: float = Field(
+        default_factory=time.time, description="When it was written (wall clock, seconds)."
+    )
+
+
+class FunnelCounts(BaseModel):
+    """Sessions that reached each stage at least once."""
+
+    session: int = Field(default=0, description="Sessions with any event.")
+    viewed: int = Field(default=0, description="... with a view_item.")
+    added: int = Field(default=0, description="... with an add_to_cart.")
+    checkout: int = Field(default=0, description="... with a begin_checkout.")
+    purchased: int = Field(default=0, description="... with a purchase.")
+
+    @classmethod
+    def total(cls, funnels: Iterable[FunnelCounts]) -> FunnelCounts:
+        """The funnel of partitions together (a session belongs to one partition)."""
+        return _summed(cls, funnels)
+
+
+class ProductCounters(BaseModel):
+    """What happened to one product."""
+
+    views: int = Field(default=0, description="view_item events.")
+    adds: int = Field(default=0, description="add_to_cart events.")
+    removes: int = Field(default=0, description="remove_from_cart events.")
+    units_purchased: int = Field(default=0, description="Units in purchased carts.")
+    revenue_vnd: int = Field(default=0, description="Price x units in purchased carts.")
+
+    @classmethod
+    def total(cls, counters: Iterable[ProductCounters]) -> ProductCounters:
+        return _summed(cls, counters)
+
+
+def _summed(model: type[M], values: Iterable[M]) -> M:
+    """Field-wise sum of models whose fields are all counts."""
+    sums = dict.fromkeys(model.model_fields, 0)
+    for value in values:
+        for name in sums:
+            sums[name] += getattr(value, name)
+    return model.model_construct(**sums)
+
+
+class PartitionTotals(BaseModel):
+    """Running totals of one partition of one log, since its first event or its last replace."""
+
+    log: str = Field(description="The Kafka log (cluster and topic) the offsets belong to.")
+    partition: int
+    offset: int = Field(description="Offset of the last event counted; -1 before any.")
+    clock_ms: int = Field(description="Newest event time seen: the partition's 'now'.")
+    events: int
+    event_types: dict[str, int] = Field(description="Events by event_type.")
+    sources: dict[str, int] = Field(description="Events by source.")
+    devices: dict[str, int] = Field(description="Events by device.")
+    browsers: dict[str, int] = Field(description="Events by browser.")
+    funnel: FunnelCounts
+    products: dict[int, ProductCounters] = Field(description="By product id.")
+    revenue_vnd: int = Field(description="Sum of purchases' cart totals.")
+    orders: int = Field(description="purchase events.")
+    cancelled_orders: int = Field(description="order_cancelled events.")
+    cancelled_vnd: int = Field(description="Sum of cancelled orders' cart totals.")
+    dead_letters: int = Field(description="Records that are not cart events (dead-lettered).")
+    duplicates: int = Field(description="Repeated event ids, applied once.")
+    too_late: int = Field(description="Events older than the allowed lateness: not counted.")
+    abandoned_carts: int = Field(description="Carts in the partition's abandoned table now.")
+
+
+class TotalsAnswer(BaseModel):
+    """GET `ViewPath.TOTALS`: the totals of every partition the worker serves."""
+
+    updated_ms: int = Field(description="When the worker answered (wall clock).")
+    partitions: list[PartitionTotals]
+
+
+class WindowQuery(BaseModel):
+    """The query of `ViewPath.WINDOW`: the minute windows that overlap [start_ms, end_ms)."""
+
+    start_ms: int = Field(description="Event time, inclusive.")
+    end_ms: int = Field(description="Event time, exclusive.")
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Self:
+        if self.end_ms - self.start_ms > MAX_WINDOW_MS:
+            raise ValueError(f"at most {MAX_WINDOW_MS // 86_400_000} days of minutes at a time")
+        return self
+
+    @classmethod
+    def ending(cls, start_ms: int, end_ms: int) -> WindowQuery:
+        """[start_ms, end_ms), shortened at the start to what one request may ask."""
+        return cls(start_ms=max(start_ms, end_ms - MAX_WINDOW_MS), end_ms=end_ms)
+
+
+class PartitionWindow(BaseModel):
+    """One partition's events in a range."""
+
+    log: str
+    partition: int
+    offset: int = Field(description="Offset the partition's totals reached.")
+    event_types: dict[str, int] = Field(description="Events by type; a type with none is left out.")
+
+
+class WindowAnswer(BaseModel):
+    """GET `ViewPath.WINDOW`: events by type in the range, summed per partition by the worker,
+    so the answer stays small however long the range."""
+
+    partitions: list[PartitionWindow]
+
+
+class AbandonedQuery(BaseModel):
+    """The query of `ViewPath.ABANDONED`."""
+
+    limit: int = Field(default=50, ge=1, le=MAX_ABANDONED, description="Carts to return.")
+    idle_before_ms: int = Field(
+        default=0, description="Only carts last active at or before this event time."
+    )
+
+
+class CartLine(BaseModel):
+    """One product in a cart."""
+
+    product_id: int
+    product_name: str | None
+    product_price_vnd: int
+    quantity: int
+    line_total_vnd: int = Field(description="product_price_vnd x quantity.")
+
+
+class AbandonedEntry(BaseModel):
+    """An abandoned cart: what a remarketing mailer needs, and where it was counted."""
+
+    log: str
+    partition: int
+    partition_offset: int = Field(description="Offset the partition's totals reached.")
+    session_id: str
+    customer_id: int | None = Field(description="Null for a guest.")
+    is_guest: bool
+    city: str | None
+    cart: list[CartLine]
+    cart_value_vnd: int = Field(description="Sum of the lines' totals.")
+    checkout_stage: str = Field(
+        description="browsing, checkout, shipping, payment, purchased or cancelled."
+    )
+    first_activity_unix: int = Field(description="Event time of the session's first event, ms.")
+    last_activity: str = Field(description="ISO 8601 time of the session's last event.")
+    last_activity_unix: int = Field(description="The same, ms since the epoch.")
+    abandoned_at_unix: int = Field(description="The partition's clock when it was abandoned.")
+
+
+class AbandonedAnswer(BaseModel):
+    """GET `ViewPath.ABANDONED`: the `limit` most valuable carts idle long enough, most
+    valuable first."""
+
+    items: list[AbandonedEntry]
+
+
+class ReplaceRequest(BaseModel):
+    """POST `ViewPath.REPLACE`: clear the worker's partitions below these offsets."""
+
+    high_watermarks: dict[int, int] = Field(
+        description="Per partition, the topic's high watermark before new events were sent."
+    )
+
+
+class ReplaceAnswer(BaseModel):
+    """Per partition the worker cleared, the offset its files and tables start from now."""
+
+    floors: dict[int, int]
