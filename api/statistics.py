@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -16,10 +16,12 @@ from cartsim.worker_views import (
     FunnelCounts,
     PartitionTotals,
     ProductCounters,
+    total_counters,
 )
 
 #: Each ranking of top products, by the counter it ranks.
-_RANKINGS = {
+_Ranked = Literal["views", "adds", "units_purchased", "revenue_vnd"]
+_RANKINGS: dict[str, _Ranked] = {
     "by_views": "views",
     "by_adds": "adds",
     "by_purchases": "units_purchased",
@@ -168,7 +170,7 @@ def statistics(
         browsers.update(entry.browsers)
         for product, counters in entry.products.items():
             per_product[product].append(counters)
-    products = {p: ProductCounters.total(counters) for p, counters in per_product.items()}
+    products = {p: total_counters(counters) for p, counters in per_product.items()}
     funnel = FunnelCounts.total(entry.funnel for entry in partitions)
     revenue, orders = sum(p.revenue_vnd for p in partitions), sum(p.orders for p in partitions)
     return Statistics(
@@ -227,15 +229,11 @@ def _top_products(
             product_id=product_id,
             product_name=getattr(known, "name", None),
             category=getattr(known, "category", None),
-            views=counters.views,
-            adds=counters.adds,
-            removes=counters.removes,
-            units_purchased=counters.units_purchased,
-            revenue_vnd=counters.revenue_vnd,
+            **counters,
         )
 
-    def ranked(counter: str) -> list[int]:
-        count = {p: getattr(c, counter) for p, c in products.items()}
+    def ranked(counter: _Ranked) -> list[int]:
+        count = {p: c[counter] for p, c in products.items()}
         return [p for p in sorted(count, key=lambda p: (-count[p], p))[:top] if count[p]]
 
     return {name: [stats(p) for p in ranked(counter)] for name, counter in _RANKINGS.items()}

@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 
 from cartsim.settings import Settings
-from cartsim.worker_views import MINUTE_MS, FunnelCounts, ProductCounters
+from cartsim.worker_views import MINUTE_MS, PRODUCT_COUNTERS, FunnelCounts
 
 Table = MutableMapping[bytes, bytes]
 Event = dict[str, Any]
@@ -49,9 +49,9 @@ _CHECKOUT_STEP = {
     "payment_failed": "payment",
     "purchase": "purchased",
 }
-#: A product's counters are a list in the totals value, in the order of the contract's fields
-#: (`products` is the larger part of a value the aggregator decodes and encodes every batch).
-PRODUCT_COUNTERS = tuple(ProductCounters.model_fields)
+#: A product's counters are a list in the totals value, in the order of the contract's
+#: `PRODUCT_COUNTERS` (`products` is most of a value the aggregator decodes and encodes every
+#: batch).
 VIEWS, ADDS, REMOVES, UNITS, REVENUE = (
     PRODUCT_COUNTERS.index(name)
     for name in ("views", "adds", "removes", "units_purchased", "revenue_vnd")

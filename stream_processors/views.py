@@ -19,10 +19,11 @@ from faust.web import Request, Response, View
 from pydantic import BaseModel, ValidationError
 
 from cartsim.events import EVENT_TYPES
-from cartsim.stream_processors.aggregate import PRODUCT_COUNTERS, minute_key, totals_key
+from cartsim.stream_processors.aggregate import minute_key, totals_key
 from cartsim.stream_processors.state import AbandonedIndex
 from cartsim.worker_views import (
     MINUTE_MS,
+    PRODUCT_COUNTERS,
     AbandonedAnswer,
     AbandonedQuery,
     PartitionTotals,

@@ -11,7 +11,13 @@ from typing import Any
 from cartsim.api.tables import TablesClient
 from cartsim.api.workers import HttpWorkers
 from cartsim.storage import Layout
-from cartsim.worker_views import MINUTE_MS, AbandonedQuery, ProductCounters, WindowQuery
+from cartsim.worker_views import (
+    MINUTE_MS,
+    AbandonedQuery,
+    ProductCounters,
+    WindowQuery,
+    total_counters,
+)
 from tests.recount import Recount, recount
 from tests.stored import stored_by_partition
 
@@ -53,8 +59,7 @@ async def _served(data_dir: Path, minutes: Iterable[int]) -> dict[str, Any]:
         out["events"] += entry.events
         out["abandoned_count"] += entry.abandoned_carts
     out["products"] = {
-        product: list(ProductCounters.total(counters).model_dump().values())
-        for product, counters in products.items()
+        product: list(total_counters(counters).values()) for product, counters in products.items()
     }
     for minute, counts in zip(minutes, windows, strict=True):
         for kind, count in counts.items():

@@ -10,6 +10,7 @@ from cartsim.worker_views import (
     ProductCounters,
     TotalsAnswer,
     WindowQuery,
+    total_counters,
 )
 
 
@@ -29,10 +30,11 @@ def test_a_longer_range_is_asked_for_its_end() -> None:
 
 
 def test_counters_of_partitions_add_up_field_by_field() -> None:
-    total = ProductCounters.total(
-        [ProductCounters(views=1, revenue_vnd=5), ProductCounters(views=2, adds=1, removes=1)]
+    one = ProductCounters(views=1, adds=0, removes=0, units_purchased=2, revenue_vnd=5)
+    two = ProductCounters(views=2, adds=1, removes=1, units_purchased=0, revenue_vnd=0)
+    assert total_counters([one, two]) == ProductCounters(
+        views=3, adds=1, removes=1, units_purchased=2, revenue_vnd=5
     )
-    assert total == ProductCounters(views=3, adds=1, removes=1, revenue_vnd=5)
     assert FunnelCounts.total([]) == FunnelCounts()
     assert FunnelCounts.total([FunnelCounts(session=2, viewed=1)] * 2).session == 4
 
@@ -49,7 +51,9 @@ def test_totals_keep_their_product_ids_and_named_counters_through_json() -> None
         devices={},
         browsers={},
         funnel=FunnelCounts(session=1, viewed=1),
-        products={42: ProductCounters(views=10)},
+        products={
+            42: ProductCounters(views=10, adds=0, removes=0, units_purchased=0, revenue_vnd=0)
+        },
         revenue_vnd=0,
         orders=0,
         cancelled_orders=0,

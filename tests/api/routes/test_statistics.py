@@ -40,7 +40,9 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
         try:
             services.start("worker")
             services.start("api")
-            produced = services.run("produce", "--count", str(COUNT), "--seed", "21")
+            # three hours of event time, so some carts are idle for more than an hour
+            span = ("--start", "2026-01-01T00:00", "--end", "2026-01-01T03:00")
+            produced = services.run("produce", "--count", str(COUNT), "--seed", "21", *span)
             assert produced.returncode == 0, produced.stderr
             wait_until(lambda: stored_count(services.data_dir) == COUNT, 90, "stored events")
 
@@ -227,7 +229,9 @@ def test_the_running_statistics_are_computed_once_per_snapshot_and_top(tmp_path:
         devices={},
         browsers={},
         funnel=FunnelCounts(),
-        products={7: ProductCounters(views=3, adds=1, units_purchased=1, revenue_vnd=90)},
+        products={
+            7: ProductCounters(views=3, adds=1, removes=0, units_purchased=1, revenue_vnd=90)
+        },
         revenue_vnd=0,
         orders=0,
         cancelled_orders=0,
