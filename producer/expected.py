@@ -13,10 +13,17 @@ from collections.abc import Callable
 import orjson
 
 from cartsim.producer.records import Record
-from cartsim.stream_processors.aggregate import TABLE_NAMES, Aggregator, Event, Rules, put
+from cartsim.stream_processors.aggregate import (
+    TABLE_NAMES,
+    Aggregator,
+    Event,
+    Rules,
+    put,
+    served_totals,
+)
 from cartsim.truth import ExpectedFunnel, ExpectedResults
+from cartsim.worker_views import FunnelCounts
 
-_MONEY = ("revenue_vnd", "orders", "cancelled_orders", "cancelled_vnd")
 _CHUNK = 5_000  # events per partition applied at once, as a worker's fetch would
 
 
@@ -47,32 +54,31 @@ class ExpectedTally:
     def results(self, injected: dict[str, int]) -> ExpectedResults:
         for partition in list(self.pending):
             self._apply(partition)
-        sums: dict[str, Counter[str]] = {
-            name: Counter() for name in ("event_type", "source", "device", "funnel")
-        }
-        money: Counter[str] = Counter()
-        for raw in self.tables["totals"].values():
-            totals = orjson.loads(raw)
-            for name, counter in sums.items():
-                counter.update(totals[name])
-            money.update({k: totals[k] for k in _MONEY})
-        funnel = sums["funnel"]
+        partitions = [
+            served_totals("", orjson.loads(raw)) for raw in self.tables["totals"].values()
+        ]
+        kinds, sources, devices = Counter[str](), Counter[str](), Counter[str]()
+        for totals in partitions:
+            kinds.update(totals.event_types)
+            sources.update(totals.sources)
+            devices.update(totals.devices)
+        funnel = FunnelCounts.total(totals.funnel for totals in partitions)
         return ExpectedResults(
-            total_events=sum(sums["event_type"].values()),
-            event_types=dict(sums["event_type"].most_common()),
-            sources=dict(sums["source"].most_common()),
-            devices=dict(sums["device"].most_common()),
+            total_events=sum(kinds.values()),
+            event_types=dict(kinds.most_common()),
+            sources=dict(sources.most_common()),
+            devices=dict(devices.most_common()),
             funnel=ExpectedFunnel(
-                sessions=funnel["session"],
-                viewed=funnel["viewed"],
-                added_to_cart=funnel["added"],
-                began_checkout=funnel["checkout"],
-                purchased=funnel["purchased"],
+                sessions=funnel.session,
+                viewed=funnel.viewed,
+                added_to_cart=funnel.added,
+                began_checkout=funnel.checkout,
+                purchased=funnel.purchased,
             ),
-            revenue_vnd=money["revenue_vnd"],
-            orders=money["orders"],
-            cancelled_orders=money["cancelled_orders"],
-            cancelled_vnd=money["cancelled_vnd"],
+            revenue_vnd=sum(totals.revenue_vnd for totals in partitions),
+            orders=sum(totals.orders for totals in partitions),
+            cancelled_orders=sum(totals.cancelled_orders for totals in partitions),
+            cancelled_vnd=sum(totals.cancelled_vnd for totals in partitions),
             abandoned_sessions=len(self.tables["abandoned"]),
             abandon_after_s=self.rules.abandon_after_ms / 1000,
             injected=injected,

@@ -19,11 +19,10 @@ from faust.web import Request, Response, View
 from pydantic import BaseModel, ValidationError
 
 from cartsim.events import EVENT_TYPES
-from cartsim.stream_processors.aggregate import minute_key, totals_key
+from cartsim.stream_processors.aggregate import minute_key, served_totals, totals_key
 from cartsim.stream_processors.state import AbandonedIndex
 from cartsim.worker_views import (
     MINUTE_MS,
-    PRODUCT_COUNTERS,
     AbandonedAnswer,
     AbandonedQuery,
     PartitionTotals,
@@ -111,36 +110,6 @@ class Parsed:
         """The offset the partition's totals reached, -1 without totals."""
         found = self.totals(source, partition)
         return -1 if found is None else found.offset
-
-
-def served_totals(log: str, value: dict[str, Any]) -> PartitionTotals:
-    """A totals value of the aggregator as the contract names it (its abandoned carts are
-    counted elsewhere, so 0 here)."""
-    return PartitionTotals.model_validate(
-        {
-            "log": log,
-            "partition": value["p"],
-            "offset": value["o"],
-            "clock_ms": value["clock_ms"],
-            "events": value["events"],
-            "event_types": value["event_type"],
-            "sources": value["source"],
-            "devices": value["device"],
-            "browsers": value["browser"],
-            "funnel": value["funnel"],
-            "products": {
-                product: dict(zip(PRODUCT_COUNTERS, counters, strict=True))
-                for product, counters in value["products"].items()
-            },
-            "revenue_vnd": value["revenue_vnd"],
-            "orders": value["orders"],
-            "cancelled_orders": value["cancelled_orders"],
-            "cancelled_vnd": value["cancelled_vnd"],
-            # absent from values a changelog kept from before faults were counted
-            **{name: value.get(name, 0) for name in ("dead_letters", "duplicates", "too_late")},
-            "abandoned_carts": 0,
-        }
-    )
 
 
 def _minute_counts(raw: bytes) -> tuple[tuple[int, ...], dict[str, int]]:
