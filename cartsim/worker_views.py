@@ -124,9 +124,13 @@ class PartitionTotals(BaseModel):
     orders: int = Field(description="purchase events.")
     cancelled_orders: int = Field(description="order_cancelled events.")
     cancelled_vnd: int = Field(description="Sum of cancelled orders' cart totals.")
-    dead_letters: int = Field(description="Records that are not cart events (dead-lettered).")
-    duplicates: int = Field(description="Repeated event ids, applied once.")
-    too_late: int = Field(description="Events older than the allowed lateness: not counted.")
+    dead_letters: int = Field(
+        default=0, description="Records that are not cart events (dead-lettered)."
+    )
+    duplicates: int = Field(default=0, description="Repeated event ids, applied once.")
+    too_late: int = Field(
+        default=0, description="Events older than the allowed lateness: not counted."
+    )
     abandoned_carts: int = Field(description="Carts in the partition's abandoned table now.")
 
 
