@@ -245,7 +245,9 @@ def up(rate: float | None, port: int | None, host: str | None) -> None:
         asyncio.run(ensure_topic(bootstrap, settings.topic, settings.partitions))
         supervisor.start("worker", [*command, "worker"])
         supervisor.start("api", [*command, "api", "--host", host, "--port", str(port)])
-        supervisor.start("producer", [*command, "produce", "--rate", f"{rate:g}"])
+        # a live rate of tens of events/s needs no generator processes beside the producer
+        live = [*command, "produce", "--rate", f"{rate:g}", "--processes", "1"]
+        supervisor.start("producer", live)
         base = f"http://{host}:{port}"
         console.print(
             f"pipeline up: producing {rate:g} events/s to {settings.topic!r}\n"
