@@ -17,6 +17,7 @@ from aiokafka.errors import KafkaError
 from cartsim.api.ingest import IngestStatus
 from cartsim.api.schemas import Component, Ingest, Storage
 from cartsim.api.tables import Snapshot
+from cartsim.settings import BOOTSTRAP_NOT_SET
 from cartsim.storage import Layout
 
 BROKER_TIMEOUT_S = 2.0
@@ -32,8 +33,8 @@ class BrokerProbe:
         self._lock = asyncio.Lock()
 
     async def check(self) -> Component:
-        if self.bootstrap is None:
-            return Component(status="not_configured", detail="CARTSIM_KAFKA_BOOTSTRAP is not set")
+        if not self.bootstrap:
+            return Component(status="not_configured", detail=BOOTSTRAP_NOT_SET)
         async with self._lock:
             now = time.monotonic()
             if self._cached is None or now - self._cached[0] > BROKER_CACHE_S:

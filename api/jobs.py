@@ -25,7 +25,7 @@ from cartsim.kafka import ensure_topic
 from cartsim.producer.command import Plan
 from cartsim.producer.config import JourneyConfig
 from cartsim.producer.emit import emit
-from cartsim.producer.records import Record
+from cartsim.producer.records import KeyedEvent
 from cartsim.producer.targets import KafkaTarget
 from cartsim.settings import Settings
 
@@ -39,7 +39,7 @@ class JobBusyError(CartsimError):
     """A generation job is already running."""
 
 
-def simulated_records(settings: Settings, seed: int, count: int) -> Iterator[Record]:
+def simulated_records(settings: Settings, seed: int, count: int) -> Iterator[KeyedEvent]:
     """`count` of the producer's batch-mode records: the one place the API calls the simulator."""
     return itertools.islice(Plan(seed=seed, count=count).records(settings, JourneyConfig()), count)
 
@@ -128,13 +128,12 @@ class Generator:
 
     async def _produce(self, job: GenerationJob, stop: asyncio.Event) -> None:
         settings = self.settings
-        if settings.kafka_bootstrap is None:
-            raise CartsimError("CARTSIM_KAFKA_BOOTSTRAP is not set: there is no topic to fill")
+        bootstrap = settings.require_bootstrap()
         if job.method == "replace":
             await replace_hook(settings, self.workers)
-        await ensure_topic(settings.kafka_bootstrap, settings.topic, settings.partitions)
+        await ensure_topic(bootstrap, settings.topic, settings.partitions)
         records = await asyncio.to_thread(simulated_records, settings, job.seed, job.total)
-        async with KafkaTarget(settings.kafka_bootstrap, settings.topic) as target:
+        async with KafkaTarget(bootstrap, settings.topic) as target:
             while job.produced < job.total and not stop.is_set():
                 want = min(_CHUNK, job.total - job.produced)
                 chunk = await asyncio.to_thread(list, itertools.islice(records, want))

@@ -32,6 +32,7 @@ from pathlib import Path
 from bench.results import Result
 from cartsim.broker import EmbeddedBroker
 from cartsim.kafka import ensure_topic
+from cartsim.moments import VIETNAM
 from cartsim.producer.catalog import build_catalog
 from cartsim.producer.config import JourneyConfig
 from cartsim.producer.customers import customer_pools
@@ -40,7 +41,6 @@ from cartsim.producer.journeys import backfill_schedule
 from cartsim.producer.lines import Reader
 from cartsim.producer.pool import runner
 from cartsim.producer.targets import KafkaTarget
-from cartsim.producer.traffic import VIETNAM
 
 START = datetime(2024, 11, 1, tzinfo=VIETNAM)
 END = datetime(2024, 12, 1, tzinfo=VIETNAM)

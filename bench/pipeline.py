@@ -34,12 +34,12 @@ from cartsim.api.tables import TablesClient
 from cartsim.api.workers import HttpWorkers
 from cartsim.broker import EmbeddedBroker, free_port
 from cartsim.kafka import ensure_topic
+from cartsim.moments import VIETNAM
 from cartsim.processes import stop_process
 from cartsim.producer.catalog import load_catalog
 from cartsim.producer.journeys import backfill
-from cartsim.producer.records import Record
+from cartsim.producer.records import KeyedEvent
 from cartsim.producer.targets import KafkaTarget
-from cartsim.producer.traffic import VIETNAM
 from cartsim.registry import live_workers
 from cartsim.settings import Settings
 from cartsim.storage import Layout, read_gzip_members
@@ -69,7 +69,7 @@ def _proc_status_kb(pid: int, field: str) -> int:
     raise RuntimeError(f"{field} not in /proc/{pid}/status")
 
 
-def _records(count: int, products: Any) -> list[Record]:
+def _records(count: int, products: Any) -> list[KeyedEvent]:
     """The same backfill for every part, made before any clock starts."""
     return list(backfill(1, START, END, count, products))
 
@@ -133,7 +133,7 @@ def _registered(layout: Layout) -> bool:
 async def _drive(
     bootstrap: str,
     topic: str,
-    records: list[Record],
+    records: list[KeyedEvent],
     layout: Layout,
     worker: subprocess.Popen,
     log: Path,
@@ -245,7 +245,7 @@ def end_to_end() -> list[Result]:
     ]
 
 
-def _partitioned(records: list[Record]) -> list[list[tuple[int, bytes]]]:
+def _partitioned(records: list[KeyedEvent]) -> list[list[tuple[int, bytes]]]:
     """(offset, value) per partition, split by key like Kafka's default partitioner."""
     partitions: list[list[tuple[int, bytes]]] = [[] for _ in range(PARTITIONS)]
     for key, value in records:
@@ -261,7 +261,7 @@ def aggregator_alone() -> Result:
         products = load_catalog(Layout(Path(temporary)).products_path)
     partitions = _partitioned(_records(count, products))
     stores: dict[str, dict[bytes, bytes]] = {name: {} for name in TABLE_NAMES}
-    aggregator = Aggregator(stores, Rules())
+    aggregator = Aggregator(stores, Rules.of(Settings()))
     wall, cpu = time.perf_counter(), time.process_time()
     for partition, events in enumerate(partitions):
         for first in range(0, len(events), AGGREGATE_BATCH):
@@ -303,7 +303,7 @@ def _memory_child(target: int, budget_s: float) -> None:
     tables. Prints one JSON line: sessions, abandoned, events, RSS before and after (kB), seconds.
     """
     stores: dict[str, dict[bytes, bytes]] = {name: {} for name in TABLE_NAMES}
-    aggregator = Aggregator(stores, Rules(session_retention_ms=10**15))
+    aggregator = Aggregator(stores, Rules.of(Settings(session_retention_s=10**12)))
     offsets = [0] * PARTITIONS
     code = "from bench.pipeline import _generate; _generate()"
     feed = subprocess.Popen(

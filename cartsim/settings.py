@@ -9,6 +9,14 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cartsim.errors import CartsimError
+
+#: Why a command that needs Kafka cannot run, and what to do about it.
+BOOTSTRAP_NOT_SET = (
+    "CARTSIM_KAFKA_BOOTSTRAP is not set: start a broker with `cartsim broker`, "
+    "or run the whole pipeline with `cartsim up`"
+)
+
 
 class Settings(BaseSettings):
     """Typed, validated configuration shared by the producer, the worker and the API."""
@@ -137,6 +145,12 @@ class Settings(BaseSettings):
         elif ":" in host:
             host = f"[{host}]"  # an IPv6 literal
         return f"http://{host}:{self.worker_port}"
+
+    def require_bootstrap(self) -> str:
+        """The bootstrap servers, for work that cannot run without Kafka."""
+        if not self.kafka_bootstrap:
+            raise CartsimError(BOOTSTRAP_NOT_SET)
+        return self.kafka_bootstrap
 
 
 @lru_cache

@@ -54,16 +54,6 @@ metrics_option = click.option(
 )
 
 
-def configured_bootstrap(settings: Settings) -> str:
-    """The configured cluster, or a CartsimError saying how to get one."""
-    if not settings.kafka_bootstrap:
-        raise CartsimError(
-            "CARTSIM_KAFKA_BOOTSTRAP is not set: start a broker with `cartsim broker`, "
-            "or run the whole pipeline with `cartsim up`"
-        )
-    return settings.kafka_bootstrap
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="cartsim")
 def cli() -> None:
@@ -104,7 +94,7 @@ async def _worker_topics(settings: Settings) -> None:
     """Every topic the worker writes, ready before Faust starts producing to them."""
     from cartsim.stream_processors.aggregate import TABLE_NAMES
 
-    bootstrap = configured_bootstrap(settings)
+    bootstrap = settings.require_bootstrap()
     await ensure_topic(bootstrap, settings.topic, settings.partitions)
     await ensure_topic(bootstrap, settings.abandoned_topic, settings.partitions)
     await ensure_topic(bootstrap, settings.dlq_topic, settings.partitions)
@@ -186,7 +176,7 @@ def produce(
             raise click.UsageError("a backfill runs flat out: leave out --rate")
     settings = get_settings()
     configured = to.kind == "kafka" and to.address is None
-    bootstrap = configured_bootstrap(settings) if configured else None
+    bootstrap = settings.require_bootstrap() if configured else None
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # its failures reach us as errors
     if count is None and rate is None:
         rate = settings.rate

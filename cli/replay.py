@@ -15,7 +15,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
-from cartsim.cli.commands import cli, configured_bootstrap, console, metrics_option
+from cartsim.cli.commands import cli, console, metrics_option
 from cartsim.errors import CartsimError
 from cartsim.events import EVENT_TYPES
 from cartsim.moments import epoch_ms, parse_moment
@@ -70,7 +70,7 @@ def open_source(spec: str, logs: tuple[str, ...], settings: Settings) -> object:
     if spec == "store":
         return StoreSource(Layout(settings.data_dir), logs)
     if spec == "kafka":
-        return KafkaSource(KafkaAddress(configured_bootstrap(settings), settings.topic))
+        return KafkaSource(KafkaAddress(settings.require_bootstrap(), settings.topic))
     if spec.startswith("kafka://"):
         try:
             return KafkaSource(kafka_address(spec))
@@ -218,7 +218,7 @@ def replay(
         raise click.BadParameter("stdin can be read once: leave out --loop", param_hint="--loop")
     settings = get_settings()
     opened = open_source(source, logs, settings)
-    bootstrap = configured_bootstrap(settings) if to.kind == "kafka" and not to.address else None
+    bootstrap = settings.require_bootstrap() if to.kind == "kafka" and not to.address else None
     target_name = f"kafka://{bootstrap}/{settings.topic}" if bootstrap else str(to)
     plan = ReplayPlan(
         source=source if source != "store" else f"store:{Path(settings.data_dir).resolve()}",

@@ -12,7 +12,7 @@ import sys
 import click
 from rich.console import Console
 
-from cartsim.cli.commands import cli, configured_bootstrap, console
+from cartsim.cli.commands import cli, console
 from cartsim.events import EVENT_TYPES
 from cartsim.settings import get_settings
 from cartsim.tail.formats import FORMATS, Format, Printer
@@ -55,7 +55,7 @@ def tail(
     selection = Selection(frozenset(event_types), session)
     shown = asyncio.run(
         _tail(
-            bootstrap or configured_bootstrap(settings),
+            bootstrap or settings.require_bootstrap(),
             topic or settings.topic,
             selection,
             from_beginning,

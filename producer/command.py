@@ -34,7 +34,7 @@ from cartsim.producer.journeys import (
 from cartsim.producer.lines import Reader
 from cartsim.producer.options import Destination
 from cartsim.producer.pool import runner
-from cartsim.producer.records import Record
+from cartsim.producer.records import KeyedEvent
 from cartsim.producer.targets import HttpOptions, Target, open_target
 from cartsim.settings import Settings
 from cartsim.storage import Layout
@@ -62,7 +62,7 @@ class Plan:
             return batch_schedule(self.count, config)
         return steady_schedule(self.rate or config.batch_rate)
 
-    def records(self, settings: Settings, config: JourneyConfig) -> Iterator[Record]:
+    def records(self, settings: Settings, config: JourneyConfig) -> Iterator[KeyedEvent]:
         """The plan's records, made in this process."""
         products = load_catalog(Layout(settings.data_dir).products_path)
         return self.schedule(config).records(self.seed, products, config)

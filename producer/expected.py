@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import orjson
 
-from cartsim.producer.records import Record
+from cartsim.producer.records import KeyedEvent
 from cartsim.stream_processors.aggregate import (
     TABLE_NAMES,
     Aggregator,
@@ -38,7 +38,7 @@ class ExpectedTally:
         self.pending: dict[int, list[tuple[int, Event]]] = {}
         self.offsets: Counter[int] = Counter()
 
-    def add(self, record: Record) -> None:
+    def add(self, record: KeyedEvent) -> None:
         partition = self.partition_of(record[0])
         pending = self.pending.setdefault(partition, [])
         pending.append((self.offsets[partition], orjson.loads(record[1])))

@@ -31,7 +31,7 @@ from typing import Any, get_args
 import orjson
 
 from cartsim.events import PUBLIC_FIELDS
-from cartsim.producer.records import Record
+from cartsim.producer.records import KeyedEvent
 from cartsim.truth import FaultKind, FaultOptions, MalformedKind
 
 MALFORMED_KINDS: tuple[MalformedKind, ...] = get_args(MalformedKind)
@@ -64,7 +64,7 @@ class Fault:
     delay_ms: int | None = None
 
 
-Outgoing = tuple[Record, Fault | None]
+Outgoing = tuple[KeyedEvent, Fault | None]
 
 
 def event_id(value: bytes) -> str:
@@ -104,10 +104,10 @@ class Injector:
 
     def __init__(
         self,
-        records: Iterator[Record],
+        records: Iterator[KeyedEvent],
         options: FaultOptions,
         seed: int,
-        on_clean: Callable[[Record], None] | None = None,
+        on_clean: Callable[[KeyedEvent], None] | None = None,
     ) -> None:
         self.records = records
         self.options = options

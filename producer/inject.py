@@ -17,7 +17,7 @@ from cartsim.producer.emit import emit
 from cartsim.producer.expected import ExpectedTally
 from cartsim.producer.faults import Injector
 from cartsim.producer.partitions import partition_for
-from cartsim.producer.records import Record
+from cartsim.producer.records import KeyedEvent
 from cartsim.producer.targets import KafkaTarget, Target
 from cartsim.producer.truth_file import FaultySender, TruthFile
 from cartsim.settings import Settings
@@ -34,7 +34,7 @@ def placement(target: Target, settings: Settings) -> tuple[Callable[[bytes], int
 
 
 async def emit_with_faults(
-    records: Iterator[Record],
+    records: Iterator[KeyedEvent],
     target: Target,
     settings: Settings,
     *,

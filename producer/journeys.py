@@ -21,15 +21,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain, islice
-from typing import Any
-
-import orjson
 
 from cartsim.producer.catalog import Product
 from cartsim.producer.config import JourneyConfig
 from cartsim.producer.lines import Lines
 from cartsim.producer.merge import InProcess, Runner, stream
-from cartsim.producer.records import Record
+from cartsim.producer.records import KeyedEvent
 from cartsim.producer.shop import Shop
 from cartsim.producer.traffic import (
     Bucket,
@@ -72,7 +69,7 @@ class Schedule:
 
     def records(
         self, seed: int, products: Sequence[Product], config: JourneyConfig | None = None
-    ) -> Iterator[Record]:
+    ) -> Iterator[KeyedEvent]:
         """The run's records, made in this process: exactly `count` of them if it has one."""
         pieces = self.lines(InProcess(Shop(seed, products, config)))
         records = chain.from_iterable(pieces)
@@ -119,7 +116,7 @@ def backfill(
     products: Sequence[Product],
     config: JourneyConfig | None = None,
     profile: TrafficProfile | None = None,
-) -> Iterator[Record]:
+) -> Iterator[KeyedEvent]:
     """Exactly `count` records over [start, end), following the traffic profile."""
     return backfill_schedule(start, end, count, profile).records(seed, products, config)
 
@@ -130,7 +127,7 @@ def batch(
     products: Sequence[Product],
     config: JourneyConfig | None = None,
     now_ms: int | None = None,
-) -> Iterator[Record]:
+) -> Iterator[KeyedEvent]:
     """Exactly `count` records that end at now (see `batch_schedule`)."""
     config = config or JourneyConfig()
     return batch_schedule(count, config, now_ms).records(seed, products, config)
@@ -142,24 +139,6 @@ def steady(
     products: Sequence[Product],
     config: JourneyConfig | None = None,
     now_ms: int | None = None,
-) -> Iterator[Record]:
+) -> Iterator[KeyedEvent]:
     """Endless records from now on at `rate` events/s: live mode, paced by the caller."""
     return steady_schedule(rate, now_ms).records(seed, products, config)
-
-
-def events(
-    seed: int | None = None,
-    products: Sequence[Product] | None = None,
-    config: JourneyConfig | None = None,
-) -> Iterator[dict[str, Any]]:
-    """Endless events as dicts at `batch_rate` from now, for tests and notebooks; the catalog
-    defaults to the shop's."""
-    if products is None:
-        from cartsim.producer.catalog import load_catalog
-        from cartsim.settings import get_settings
-        from cartsim.storage import Layout
-
-        products = load_catalog(Layout(get_settings().data_dir).products_path)
-    config = config or JourneyConfig()
-    stream = steady(new_seed() if seed is None else seed, config.batch_rate, products, config)
-    return (orjson.loads(value) for _, value in stream)

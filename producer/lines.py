@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 
-from cartsim.producer.records import Record, session_key
+from cartsim.producer.records import KeyedEvent, session_key
 
 #: Typecode of lengths and times: signed 64-bit.
 INT64 = "q"
@@ -85,7 +85,7 @@ class Lines:
         values.pop()  # after the last newline
         return values
 
-    def __iter__(self) -> Iterator[Record]:
+    def __iter__(self) -> Iterator[KeyedEvent]:
         """(Kafka key, JSON event) records, as the Kafka target sends them."""
         return ((session_key(value), value) for value in self.values())
 
@@ -146,6 +146,6 @@ class Reader:
             wanted -= len(head)
         return Lines.concat(parts)
 
-    def records(self) -> Iterator[Record]:
+    def records(self) -> Iterator[KeyedEvent]:
         """The rest of the stream as (key, value) records."""
         return chain(self.rest, chain.from_iterable(self.pieces))

@@ -22,10 +22,10 @@ from cartsim.events import EVENT_TYPES
 from cartsim.producer.catalog import Product
 from cartsim.producer.customers import Customer
 from cartsim.producer.platforms import Platform
-from cartsim.producer.sampling import BITS, Table
+from cartsim.producer.sampling import BITS, weighted_slots
 from cartsim.producer.traffic import DAY_MS, OFFSET_MS
 
-Record = tuple[bytes, bytes]
+KeyedEvent = tuple[bytes, bytes]
 """(Kafka key: the session id, value: the JSON event)."""
 Session = tuple[bytes, bytes, bytes, bytes]
 """What every event of a session shares: event id prefix, key, session fragment, city fragment."""
@@ -142,13 +142,13 @@ class RecordEncoder:
             prefix = self.days[local_day] = f"{date.isoformat()}T".encode()
         return prefix
 
-    def encode(self, steps: Sequence[Step], low: int) -> list[Record]:
+    def encode(self, steps: Sequence[Step], low: int) -> list[KeyedEvent]:
         """Records of steps in time order, whose times are milliseconds after `low`.
 
         Steps are encoded only when released, so the events of sessions in progress wait as
         small tuples of shared fragments rather than as 500-byte records.
         """
-        out: list[Record] = []
+        out: list[KeyedEvent] = []
         start = 0
         while start < len(steps):
             first = steps[start][0]
@@ -162,7 +162,7 @@ class RecordEncoder:
 
     def _encode_day(
         self, steps: Sequence[Step], low: int, local_day: int, midnight: int
-    ) -> list[Record]:
+    ) -> list[KeyedEvent]:
         """Records of steps that all fall on one local day, which starts `midnight` ms after `low`.
 
         A comprehension, as its appends and one-element loops (plain assignments since Python
@@ -214,13 +214,13 @@ class Visitors:
         self.members = [b'"customer_id":%d,"is_guest":false,' % i for i in ids]
         self.cities = [b'"city":%s}' % _json(c.city) for c in registered]
         self.guest_cities = [b'"city":%s}' % _json(c.city) for c in guests]
-        self.platforms = Table(
+        self.platforms = weighted_slots(
             [
                 b'"source":%s,"device":%s,"browser":%s,' % tuple(_json(v) for v in platform)
                 for platform, _ in platforms
             ],
             [share for _, share in platforms],
-        ).slots
+        )
 
     def session(self, bits: Callable[[int], int], guest: bool, session_hex: bytes) -> Session:
         """The shared fragments of a new session, its visitor drawn with `bits`."""

@@ -1,6 +1,6 @@
 """Weighted draws by table lookup: one `getrandbits` call instead of `random.choices`.
 
-A categorical distribution becomes a table of 2**bits slots filled in proportion to the weights,
+A categorical distribution becomes a list of 2**bits slots filled in proportion to the weights,
 so a draw is an index into a list. With 12 bits every weight is honoured to within 1/4096, far
 finer than any calibration here needs, and a draw costs about a tenth of `choices`.
 """
@@ -9,30 +9,27 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 T = TypeVar("T")
 
 BITS = 12
 
 
-class Table(Generic[T]):
-    """Draw `values` with probability proportional to `weights`."""
-
-    __slots__ = ("slots",)
-
-    def __init__(self, values: Sequence[T], weights: Sequence[float]) -> None:
-        if len(values) != len(weights) or not values:
-            raise ValueError("values and weights must be non-empty and of equal length")
-        size = 1 << BITS
-        total = float(sum(weights))
-        # Largest-remainder apportionment: slot counts sum to exactly `size`.
-        exact = [w / total * size for w in weights]
-        counts = [math.floor(x) for x in exact]
-        by_remainder = sorted(range(len(values)), key=lambda i: counts[i] - exact[i])
-        for i in by_remainder[: size - sum(counts)]:
-            counts[i] += 1
-        self.slots: list[T] = [v for v, n in zip(values, counts, strict=True) for _ in range(n)]
+def weighted_slots(values: Sequence[T], weights: Sequence[float]) -> list[T]:
+    """2**BITS slots holding `values` in proportion to `weights`: `slots[getrandbits(BITS)]`
+    draws a value with probability proportional to its weight."""
+    if len(values) != len(weights) or not values:
+        raise ValueError("values and weights must be non-empty and of equal length")
+    size = 1 << BITS
+    total = float(sum(weights))
+    # Largest-remainder apportionment: slot counts sum to exactly `size`.
+    exact = [w / total * size for w in weights]
+    counts = [math.floor(x) for x in exact]
+    by_remainder = sorted(range(len(values)), key=lambda i: counts[i] - exact[i])
+    for i in by_remainder[: size - sum(counts)]:
+        counts[i] += 1
+    return [v for v, n in zip(values, counts, strict=True) for _ in range(n)]
 
 
 def quantiles(inverse_cdf: Callable[[float], float], bits: int = BITS) -> list[float]:

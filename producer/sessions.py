@@ -22,7 +22,7 @@ from cartsim.events import EVENT_TYPES
 from cartsim.producer.catalog import Product
 from cartsim.producer.config import JourneyConfig
 from cartsim.producer.records import RecordEncoder, Session, Step
-from cartsim.producer.sampling import BITS, Table, run_lengths
+from cartsim.producer.sampling import BITS, run_lengths, weighted_slots
 
 KIND = {name: index for index, name in enumerate(EVENT_TYPES)}
 VIEW, SEARCH, SCROLL = KIND["view_item"], KIND["search"], KIND["scroll"]
@@ -74,7 +74,7 @@ class JourneyModel:
             per_category[product.category].append(index)
             interest = _CATEGORY_INTEREST.get(product.category, 3.0)
             weights.append(interest / (rank + 1) ** _POPULARITY_EXPONENT)
-        self.popular = Table(range(len(products)), weights).slots
+        self.popular = weighted_slots(range(len(products)), weights)
         # After a search, a view follows the query's category with chance `search_focus`:
         # one table per category mixes the two, so a view is a single draw.
         total, focus = sum(weights), config.search_focus
@@ -84,10 +84,10 @@ class JourneyModel:
             in_category = sum(weights[i] for i in indexes)
             for i in indexes:
                 mixed[i] += focus * weights[i] / in_category
-            focused[category] = Table(range(len(products)), mixed).slots
+            focused[category] = weighted_slots(range(len(products)), mixed)
         self.after_query = [focused[category] for _, category in queries]
-        self.queries = Table(range(len(queries)), [1.0] * len(queries)).slots
-        kinds = Table([VIEW, SEARCH, SCROLL], [55.0, 20.0, 25.0]).slots
+        self.queries = weighted_slots(range(len(queries)), [1.0] * len(queries))
+        kinds = weighted_slots([VIEW, SEARCH, SCROLL], [55.0, 20.0, 25.0])
         #: (kind, ms before it) of a browse event: one draw picks both; each kind's slots hold
         #: mid-point quantiles of its own dwell time.
         self.browsing = [
@@ -95,10 +95,10 @@ class JourneyModel:
             for kind in (VIEW, SEARCH, SCROLL)
             for gap in self._dwell(config, EVENT_TYPES[kind], kinds.count(kind))
         ]
-        self.quantities = Table([1, 2, 3], config.quantity_weights).slots
-        self.stages = Table([0, 1, 2, 3], config.abandon_stage_weights).slots
+        self.quantities = weighted_slots([1, 2, 3], config.quantity_weights)
+        self.stages = weighted_slots([0, 1, 2, 3], config.abandon_stage_weights)
         methods = config.payment_weights
-        self.payments = Table(range(len(methods)), list(methods.values())).slots
+        self.payments = weighted_slots(range(len(methods)), list(methods.values()))
         self.gaps = [self._gaps(config, name) for name in EVENT_TYPES]
         self.browse_runs = run_lengths(_continue(config.mean_browse_events))
         self.browse_before_add = run_lengths(_continue(config.mean_browse_before_add))

@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from cartsim.moments import VIETNAM as VIETNAM  # the simulator's local time
+from cartsim.moments import VIETNAM
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
-OFFSET_MS = 7 * HOUR_MS
+OFFSET_MS = 7 * HOUR_MS  # VIETNAM's offset
 
 #: First day of Tết (Lunar New Year) in Vietnam.
 TET_DAYS: tuple[date, ...] = (

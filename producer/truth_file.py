@@ -18,12 +18,12 @@ from typing import BinaryIO, Protocol
 from cartsim.errors import CartsimError
 from cartsim.producer.expected import ExpectedTally
 from cartsim.producer.faults import Outgoing
-from cartsim.producer.records import Record
+from cartsim.producer.records import KeyedEvent
 from cartsim.truth import InjectedFault, TruthRun
 
 
 class _Target(Protocol):
-    async def send(self, records: Iterable[Record]) -> int: ...
+    async def send(self, records: Iterable[KeyedEvent]) -> int: ...
 
 
 class TruthFile:

@@ -26,7 +26,9 @@ import orjson
 from cartsim.settings import Settings
 from cartsim.worker_views import MINUTE_MS, PRODUCT_COUNTERS, FunnelCounts, PartitionTotals
 
-Table = MutableMapping[bytes, bytes]
+#: What a table's values live in: a Faust table's store in the worker, a dict in the rebuild
+#: from files and in tests.
+Store = MutableMapping[bytes, bytes]
 Event = dict[str, Any]
 #: (table name, key, new value or None to delete)
 Write = tuple[str, bytes, bytes | None]
@@ -60,7 +62,8 @@ VIEWS, ADDS, REMOVES, UNITS, REVENUE = (
 
 @dataclass(frozen=True)
 class Rules:
-    """When a cart counts as abandoned, and how long state is kept (all in event time)."""
+    """When a cart counts as abandoned, and how long state is kept (all in event time), in the
+    integer milliseconds the aggregator compares event times with."""
 
     abandon_after_ms: int = 30 * MINUTE_MS
     session_retention_ms: int = 2 * 60 * MINUTE_MS
@@ -95,7 +98,7 @@ def encode(value: dict[str, Any]) -> bytes:
     return bytes(memoryview(orjson.dumps(value)))
 
 
-def put(tables: MutableMapping[str, Table], writes: Iterable[Write]) -> None:
+def put(tables: MutableMapping[str, Store], writes: Iterable[Write]) -> None:
     """Apply writes to plain dict tables (a rebuild or a tally with no changelog behind them)."""
     for name, key, value in writes:
         if value is None:
@@ -436,7 +439,7 @@ class Aggregator:
     no table itself, so the caller decides how writes reach the tables and their changelogs.
     """
 
-    def __init__(self, tables: dict[str, Table], rules: Rules) -> None:
+    def __init__(self, tables: dict[str, Store], rules: Rules) -> None:
         self.tables = tables
         self.rules = rules
         self.partitions: dict[int, _Partition] = {}

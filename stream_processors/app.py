@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import faust
 
-from cartsim.errors import CartsimError
 from cartsim.settings import Settings, get_settings
 from cartsim.storage import Layout
 from cartsim.stream_processors.aggregate import Rules
@@ -17,16 +16,12 @@ from cartsim.stream_processors.state import declare_tables
 
 
 def create_app(settings: Settings) -> App:
-    if not settings.kafka_bootstrap:
-        raise CartsimError(
-            "CARTSIM_KAFKA_BOOTSTRAP is not set: start a broker with `cartsim broker`, "
-            "or run the whole pipeline with `cartsim up`"
-        )
+    bootstrap = settings.require_bootstrap()
     layout = Layout(settings.data_dir)
     layout.worker_dir.mkdir(parents=True, exist_ok=True)
     return App(
         settings.worker_id,
-        broker=f"kafka://{settings.kafka_bootstrap}",
+        broker=f"kafka://{bootstrap}",
         store="memory://",
         datadir=str(layout.worker_dir),
         topic_partitions=settings.partitions,

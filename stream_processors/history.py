@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 
 import orjson
@@ -22,6 +21,7 @@ from cartsim.stream_processors.aggregate import (
     TABLE_NAMES,
     Aggregator,
     Rules,
+    Store,
     put,
     totals_partition,
 )
@@ -36,7 +36,7 @@ class LogTables:
     """One earlier log's tables, as its files left them."""
 
     log: str
-    stores: dict[str, MutableMapping[bytes, bytes]]
+    stores: dict[str, Store]
     abandoned: AbandonedIndex = field(default_factory=AbandonedIndex)
 
     @property
@@ -54,7 +54,7 @@ def rebuild(layout: Layout, current_log: str, rules: Rules) -> list[LogTables]:
     history = []
     events = 0
     for log_id, partitions in sorted(groups.items()):
-        stores: dict[str, MutableMapping[bytes, bytes]] = {name: {} for name in TABLE_NAMES}
+        stores: dict[str, Store] = {name: {} for name in TABLE_NAMES}
         aggregator = Aggregator(stores, rules)
         for partition, segments in sorted(partitions.items()):
             for segment in segments:

@@ -34,7 +34,7 @@ from cartsim.storage import SEGMENT_PREFIX, Layout, Segment, gzip_members
 
 log = logging.getLogger(__name__)
 
-Record = tuple[int, int, bytes | None]  # partition, offset, JSON value (None: not stored)
+ConsumedEvent = tuple[int, int, bytes | None]  # partition, offset, JSON value (None: not stored)
 _EXTRA_ID = b"co"  # gzip extra subfield: the last offset a member covers, 8 bytes LE
 
 
@@ -110,7 +110,7 @@ class SegmentSink:
         self.bytes_written = 0
         self.segments_closed = 0
 
-    def write(self, records: Iterable[Record]) -> int:
+    def write(self, records: Iterable[ConsumedEvent]) -> int:
         """Append records; skip those the files already hold. Returns how many were written."""
         by_partition: dict[int, list[tuple[int, bytes | None]]] = {}
         for partition, offset, value in records:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter, defaultdict
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -22,7 +22,7 @@ import orjson
 from faust.types import TableT
 from sortedcontainers import SortedList
 
-from cartsim.stream_processors.aggregate import TABLE_NAMES, Aggregator, Rules, Write
+from cartsim.stream_processors.aggregate import TABLE_NAMES, Aggregator, Rules, Store, Write
 from cartsim.stream_processors.changelog import Change
 from cartsim.stream_processors.validation import check
 
@@ -47,7 +47,7 @@ def declare_tables(app: faust.App, partitions: int) -> dict[str, TableT]:
     }
 
 
-def store_of(table: Any) -> MutableMapping[bytes, bytes]:
+def store_of(table: Any) -> Store:
     """The plain dict behind a memory-store table (the aggregator reads it from a thread)."""
     return table.data.data
 
@@ -79,7 +79,7 @@ class AbandonedIndex:
             self.idle.remove((entry[1], sid))
             self.counts[partition] -= 1
 
-    def rebuild(self, store: MutableMapping[bytes, bytes], partitions: set[int]) -> None:
+    def rebuild(self, store: Store, partitions: set[int]) -> None:
         self.entries.clear()
         self.idle.clear()
         self.by_session.clear()

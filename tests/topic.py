@@ -6,11 +6,13 @@ import asyncio
 import time
 
 import orjson
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 
-async def read_event_ids(bootstrap: str, topic: str, expected: int, within_s: float) -> list[str]:
-    """Event ids on `topic` from the start of every partition, until `expected` are read.
+async def read_records(
+    bootstrap: str, topic: str, expected: int, within_s: float
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Records on `topic` from the start of every partition, until `expected` are read.
 
     Counts what it reads rather than trusting end offsets, which the embedded broker gets wrong.
     Without a group id the consumer is given every partition and commits nothing.
@@ -20,16 +22,23 @@ async def read_event_ids(bootstrap: str, topic: str, expected: int, within_s: fl
     )
     await consumer.start()
     try:
-        ids: list[str] = []
+        read: list[ConsumerRecord[bytes, bytes]] = []
         deadline = time.monotonic() + within_s
-        while len(ids) < expected and time.monotonic() < deadline:
+        while len(read) < expected and time.monotonic() < deadline:
             batches = await consumer.getmany(timeout_ms=500)
             for records in batches.values():
-                ids.extend(orjson.loads(record.value)["event_id"] for record in records)
-        return ids
+                read.extend(records)
+        return read
     finally:
         await consumer.stop()
 
 
+def topic_records(
+    bootstrap: str, topic: str, expected: int, within_s: float = 60
+) -> list[ConsumerRecord[bytes, bytes]]:
+    return asyncio.run(read_records(bootstrap, topic, expected, within_s))
+
+
 def topic_event_ids(bootstrap: str, topic: str, expected: int, within_s: float = 60) -> list[str]:
-    return asyncio.run(read_event_ids(bootstrap, topic, expected, within_s))
+    records = topic_records(bootstrap, topic, expected, within_s)
+    return [orjson.loads(record.value)["event_id"] for record in records]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +15,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from cartsim.api.database import MINUTE_SQL, TALLIES, Database
+from cartsim.api.jobs import simulated_records
 from cartsim.api.main import create_app
 from cartsim.broker import free_port
-from cartsim.producer.catalog import load_catalog
-from cartsim.producer.journeys import events
 from cartsim.settings import Settings
 from cartsim.storage import Layout
 from cartsim.stream_processors.sink import SegmentSink
@@ -28,11 +26,16 @@ from tests.conftest import wait_until
 COUNT = 300
 
 
+def simulated_events(root: Path, count: int, seed: int) -> list[dict[str, Any]]:
+    """`count` events of the simulator as the generate endpoint calls it, over `root`'s catalog."""
+    records = simulated_records(Settings(data_dir=root), seed, count)
+    return [orjson.loads(value) for _, value in records]
+
+
 def sink_events(root: Path, count: int = COUNT, seed: int = 3) -> list[dict[str, Any]]:
     """`count` simulated events, written by the real sink as if from 3 partitions."""
-    layout = Layout(root)
-    generated = list(islice(events(seed=seed, products=load_catalog(layout.products_path)), count))
-    sink = SegmentSink(layout, "feedf00d", max_bytes=1 << 20, max_age_s=3600)
+    generated = simulated_events(root, count, seed)
+    sink = SegmentSink(Layout(root), "feedf00d", max_bytes=1 << 20, max_age_s=3600)
     sink.write(
         (index % 3, index // 3, orjson.dumps(event)) for index, event in enumerate(generated)
     )

@@ -4,7 +4,6 @@ between sessions."""
 from __future__ import annotations
 
 import threading
-from itertools import islice
 from pathlib import Path
 
 import duckdb
@@ -13,11 +12,9 @@ import orjson
 from cartsim.api.database import TALLIES, Database
 from cartsim.api.ingest import Ingester
 from cartsim.api.payloads import Payloads
-from cartsim.producer.catalog import load_catalog
-from cartsim.producer.journeys import events
 from cartsim.storage import Layout
 from cartsim.stream_processors.sink import SegmentSink
-from tests.api.conftest import assert_tallies_recount, sink_events
+from tests.api.conftest import assert_tallies_recount, simulated_events, sink_events
 
 
 def test_a_database_without_tallies_has_them_counted_when_opened(tmp_path: Path) -> None:
@@ -118,7 +115,7 @@ def test_a_reopen_clusters_the_product_tallies_and_they_stay_exact(tmp_path: Pat
             ]
         assert clustered == sorted(arrived)
         assert_tallies_recount(database)
-        later = list(islice(events(seed=4, products=load_catalog(layout.products_path)), 100))
+        later = simulated_events(layout.root, 100, seed=4)
         sink = SegmentSink(layout, "feedf00e", max_bytes=1 << 20, max_age_s=3600)
         sink.write((0, offset, orjson.dumps(event)) for offset, event in enumerate(later))
         sink.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterator
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +12,9 @@ import pytest
 
 from cartsim.api.database import Database
 from cartsim.api.ingest import Ingester
-from cartsim.producer.catalog import load_catalog
-from cartsim.producer.journeys import events
 from cartsim.storage import Layout
 from cartsim.stream_processors.sink import SegmentSink
-from tests.api.conftest import assert_tallies_recount
+from tests.api.conftest import assert_tallies_recount, simulated_events
 
 
 @pytest.fixture
@@ -34,7 +31,7 @@ def database(layout: Layout) -> Iterator[Database]:
 
 @pytest.fixture
 def generated(layout: Layout) -> list[dict[str, Any]]:
-    return list(islice(events(seed=5, products=load_catalog(layout.products_path)), 400))
+    return simulated_events(layout.root, 400, seed=5)
 
 
 def stored_events(database: Database) -> list[dict[str, Any]]:

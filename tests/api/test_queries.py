@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
-from itertools import islice
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +15,11 @@ from cartsim.api.database import Database
 from cartsim.api.ingest import Ingester
 from cartsim.api.queries import EventQuery
 from cartsim.api.schemas import EventPage
-from cartsim.producer.catalog import load_catalog
-from cartsim.producer.journeys import events
+from cartsim.moments import VIETNAM
 from cartsim.storage import Layout
 from cartsim.stream_processors.sink import SegmentSink
-from tests.api.conftest import assert_tallies_recount
+from tests.api.conftest import assert_tallies_recount, simulated_events
 
-VIETNAM = timezone(timedelta(hours=7))
 COUNT = 1500
 BASE_MS = 1_765_000_000_000  # on a minute boundary
 
@@ -50,9 +47,7 @@ def stored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Database,
     so the tallies are added to across batches and partitions."""
     root: Path = tmp_path_factory.mktemp("queries")
     layout = Layout(root).ensure()
-    generated = spread(
-        list(islice(events(seed=3, products=load_catalog(layout.products_path)), COUNT)), 9
-    )
+    generated = spread(simulated_events(root, COUNT, seed=3), 9)
     database = Database(layout.events_database)
     ingester = Ingester(database, layout)
     closed = SegmentSink(layout, "feedf00d", max_bytes=1 << 30, max_age_s=3600)

@@ -9,9 +9,9 @@ from typing import Any
 import orjson
 import pytest
 
+from cartsim.moments import VIETNAM
 from cartsim.producer.catalog import Product, build_catalog
 from cartsim.producer.journeys import backfill
-from cartsim.producer.traffic import VIETNAM
 
 #: Two weeks around 11.11, so the stream also shows a sale day against ordinary days.
 START = datetime(2024, 11, 4, tzinfo=VIETNAM)

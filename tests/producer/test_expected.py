@@ -9,6 +9,7 @@ import orjson
 
 from cartsim.producer.expected import ExpectedTally
 from cartsim.producer.partitions import partition_for
+from cartsim.settings import Settings
 from cartsim.stream_processors.aggregate import Rules
 from tests.recount import recount
 
@@ -16,7 +17,9 @@ from tests.recount import recount
 def test_expected_results_are_the_recount(raw_stream: list[tuple[bytes, bytes]]) -> None:
     """Abandoned carts are kept forever here: the recount knows no retention."""
     raw_stream = raw_stream[:60_000]
-    tally = ExpectedTally(lambda key: partition_for(key, 4), Rules(abandoned_retention_ms=2**62))
+    tally = ExpectedTally(
+        lambda key: partition_for(key, 4), Rules.of(Settings(abandoned_retention_s=2**52))
+    )
     partitions: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for record in raw_stream:
         tally.add(record)

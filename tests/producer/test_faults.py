@@ -14,7 +14,7 @@ from cartsim.events import CartEvent
 from cartsim.producer.catalog import Product
 from cartsim.producer.faults import OVERSIZED_BYTES, Injector, Outgoing, event_id, timestamp_ms
 from cartsim.producer.journeys import backfill
-from cartsim.producer.records import Record
+from cartsim.producer.records import KeyedEvent
 from cartsim.producer.traffic import VIETNAM
 from cartsim.truth import FaultOptions
 
@@ -26,25 +26,29 @@ MOVED = ("late", "reorder")  # clean events sent at another position
 
 
 @pytest.fixture(scope="module")
-def clean(products: tuple[Product, ...]) -> list[Record]:
+def clean(products: tuple[Product, ...]) -> list[KeyedEvent]:
     start, end = datetime(2024, 11, 1, tzinfo=VIETNAM), datetime(2024, 11, 3, tzinfo=VIETNAM)
     return list(backfill(7, start, end, 30_000, products))
 
 
-def inject(clean: list[Record], options: FaultOptions = FAULTS, seed: int = 1) -> list[Outgoing]:
+def inject(
+    clean: list[KeyedEvent], options: FaultOptions = FAULTS, seed: int = 1
+) -> list[Outgoing]:
     return list(Injector(iter(clean), options, seed))
 
 
-def test_without_faults_the_stream_is_unchanged(clean: list[Record]) -> None:
+def test_without_faults_the_stream_is_unchanged(clean: list[KeyedEvent]) -> None:
     assert inject(clean, FaultOptions()) == [(record, None) for record in clean]
 
 
-def test_the_same_seed_gives_the_same_stream(clean: list[Record]) -> None:
+def test_the_same_seed_gives_the_same_stream(clean: list[KeyedEvent]) -> None:
     assert inject(clean) == inject(clean)
     assert inject(clean) != inject(clean, seed=2)
 
 
-def test_every_clean_event_is_sent_once_and_the_extras_are_labelled(clean: list[Record]) -> None:
+def test_every_clean_event_is_sent_once_and_the_extras_are_labelled(
+    clean: list[KeyedEvent],
+) -> None:
     out = inject(clean)
     kinds = Counter(fault.kind if fault else "clean" for _, fault in out)
     sent_clean = [record for record, fault in out if fault is None or fault.kind in MOVED]
@@ -57,7 +61,7 @@ def test_every_clean_event_is_sent_once_and_the_extras_are_labelled(clean: list[
             assert record in originals
 
 
-def test_late_events_keep_their_time_and_come_after_later_ones(clean: list[Record]) -> None:
+def test_late_events_keep_their_time_and_come_after_later_ones(clean: list[KeyedEvent]) -> None:
     out = inject(clean)
     stamps = [
         0 if fault is not None and fault.kind == "malformed" else timestamp_ms(record[1])
@@ -77,7 +81,7 @@ def test_late_events_keep_their_time_and_come_after_later_ones(clean: list[Recor
     assert 20_000 < sum(delays) / len(delays) < 40_000  # mean 30 s
 
 
-def test_a_reordered_event_follows_its_sessions_next_event(clean: list[Record]) -> None:
+def test_a_reordered_event_follows_its_sessions_next_event(clean: list[KeyedEvent]) -> None:
     out = inject(clean)
     last_of_session = {key: value for key, value in clean}  # cut off by the end: no next
     reordered = swapped = 0
@@ -96,7 +100,7 @@ def test_a_reordered_event_follows_its_sessions_next_event(clean: list[Record]) 
     assert swapped > 0.9 * reordered  # the rest: the next event was itself held or corrupted
 
 
-def test_malformed_records_fail_the_event_model(clean: list[Record]) -> None:
+def test_malformed_records_fail_the_event_model(clean: list[KeyedEvent]) -> None:
     kinds = Counter()
     for (key, value), fault in inject(clean):
         if fault is not None and fault.kind == "malformed":
@@ -119,8 +123,8 @@ def test_malformed_records_fail_the_event_model(clean: list[Record]) -> None:
     }
 
 
-def test_a_stopped_stream_drains_what_it_holds(clean: list[Record]) -> None:
-    pulled: list[Record] = []
+def test_a_stopped_stream_drains_what_it_holds(clean: list[KeyedEvent]) -> None:
+    pulled: list[KeyedEvent] = []
     options = FaultOptions(duplicates=0.1, late=0.1, late_delay_ms=600_000, reorder=0.1)
     injector = Injector(iter(clean), options, 3, on_clean=pulled.append)
     taken = list(itertools.islice(iter(injector), 2000))

@@ -10,7 +10,7 @@ import pytest
 
 from cartsim.events import PUBLIC_FIELDS, CartEvent
 from cartsim.producer.catalog import Product
-from cartsim.producer.journeys import backfill, batch, events, steady
+from cartsim.producer.journeys import backfill, batch, steady
 
 Session = list[dict[str, Any]]
 CHECKOUT_ORDER = ("begin_checkout", "add_shipping_info", "add_payment_info")
@@ -147,7 +147,7 @@ def test_a_seed_gives_byte_identical_backfills(
 def test_a_backfill_shorter_than_a_session_stays_in_range(products: tuple[Product, ...]) -> None:
     from datetime import datetime, timedelta
 
-    from cartsim.producer.traffic import VIETNAM
+    from cartsim.moments import VIETNAM
 
     start = datetime(2024, 11, 11, 20, tzinfo=VIETNAM)
     for seconds in (1, 30):
@@ -195,7 +195,7 @@ def test_a_batch_ends_at_now_and_differs_only_in_timestamps(
 def test_timestamps_stay_right_across_local_midnight(products: tuple[Product, ...]) -> None:
     from datetime import datetime
 
-    from cartsim.producer.traffic import VIETNAM
+    from cartsim.moments import VIETNAM
 
     before_midnight = int(datetime(2024, 11, 11, 23, 55, tzinfo=VIETNAM).timestamp() * 1000)
     days = set()
@@ -216,8 +216,3 @@ def test_steady_mode_starts_now(products: tuple[Product, ...]) -> None:
     assert now <= first[0] < now + 1_000
     assert first == sorted(first)
     assert first[-1] - first[0] == pytest.approx(500 / 50 * 1000, rel=0.5)
-
-
-def test_events_helper_yields_dicts(products: tuple[Product, ...]) -> None:
-    batch = list(islice(events(seed=3, products=products), 50))
-    assert len(batch) == 50 and all(isinstance(e, dict) for e in batch)

@@ -6,12 +6,12 @@ from collections import Counter
 
 import pytest
 
-from cartsim.producer.sampling import BITS, Table, quantiles, run_lengths
+from cartsim.producer.sampling import BITS, quantiles, run_lengths, weighted_slots
 
 
 def test_slots_follow_the_weights() -> None:
     weights = [70.19, 20.0, 9.81, 0.0]
-    slots = Table(["a", "b", "c", "never"], weights).slots
+    slots = weighted_slots(["a", "b", "c", "never"], weights)
     assert len(slots) == 1 << BITS
     counts = Counter(slots)
     for value, weight in zip("abc", weights, strict=False):
@@ -21,7 +21,7 @@ def test_slots_follow_the_weights() -> None:
 
 def test_bad_tables_are_refused() -> None:
     with pytest.raises(ValueError):
-        Table([1, 2], [1.0])
+        weighted_slots([1, 2], [1.0])
 
 
 def test_quantiles_are_mid_points() -> None:

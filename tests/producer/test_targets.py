@@ -52,8 +52,9 @@ def test_kafka_target_delivers_every_record_keyed_by_session(
     from cartsim.broker import EmbeddedBroker
     from cartsim.kafka import ensure_topic
     from cartsim.producer.journeys import steady
+    from cartsim.producer.partitions import partition_for
     from cartsim.producer.targets import KafkaTarget
-    from tests.topic import topic_event_ids
+    from tests.topic import topic_records
 
     records = list(islice(steady(4, 100.0, products, now_ms=1_700_000_000_000), 9_000))
 
@@ -62,11 +63,16 @@ def test_kafka_target_delivers_every_record_keyed_by_session(
         async with KafkaTarget(broker.bootstrap, "targets-test") as target:
             for start in range(0, len(records), 4_000):  # three calls, two left in flight
                 await target.send(records[start : start + 4_000])
-            partitions = {target.partition_for(key) for key, _ in records}
-        assert target.sent == len(records) and partitions == {0, 1, 2}
         return target.sent
 
     with EmbeddedBroker() as broker:
         assert asyncio.run(send()) == 9_000
-        on_topic = topic_event_ids(broker.bootstrap, "targets-test", 9_000)
-    assert sorted(on_topic) == sorted(orjson.loads(v)["event_id"] for _, v in records)
+        on_topic = topic_records(broker.bootstrap, "targets-test", 9_000)
+    events = [orjson.loads(record.value) for record in on_topic]
+    assert sorted(e["event_id"] for e in events) == sorted(
+        orjson.loads(v)["event_id"] for _, v in records
+    )
+    assert all(r.key == e["session_id"].encode() for r, e in zip(on_topic, events, strict=True))
+    # placed as the Java client's default partitioner places keys
+    assert all(r.partition == partition_for(r.key, 3) for r in on_topic)
+    assert {r.partition for r in on_topic} == {0, 1, 2}

@@ -7,8 +7,8 @@ from datetime import date, datetime
 from itertools import pairwise
 from typing import Any
 
+from cartsim.moments import VIETNAM
 from cartsim.producer.traffic import (
-    VIETNAM,
     TrafficProfile,
     backfill_buckets,
     even_buckets,

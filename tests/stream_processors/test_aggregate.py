@@ -13,6 +13,7 @@ from aiokafka.partitioner import murmur2
 
 from cartsim.producer.catalog import load_catalog
 from cartsim.producer.journeys import backfill
+from cartsim.settings import Settings
 from cartsim.stream_processors.aggregate import Aggregator, Rules, Write
 from tests.recount import Recount, recount
 
@@ -83,7 +84,7 @@ def run(partitions: list[list[dict]], batch: int, crash_every: int = 0, seed: in
     (a SIGKILL mid-flush) and redeliver from the last committed offset."""
     rng = random.Random(seed)
     tables = new_tables()
-    aggregator = Aggregator(tables, Rules(window_retention_ms=10**12))
+    aggregator = Aggregator(tables, Rules.of(Settings(window_retention_s=10**9)))
     for partition, events in enumerate(partitions):
         committed = 0
         position = 0
@@ -162,7 +163,7 @@ def test_a_reset_partition_counts_only_events_from_its_floor(
 ) -> None:
     events = partitioned[0]
     tables = new_tables()
-    aggregator = Aggregator(tables, Rules(window_retention_ms=10**12))
+    aggregator = Aggregator(tables, Rules.of(Settings(window_retention_s=10**9)))
     write(tables, aggregator.apply(0, list(enumerate(events[:1000])))[0])
     write(tables, aggregator.reset(0, 1200))
     assert list(tables["sessions"]) == [] and list(tables["minutes"]) == []
