@@ -138,8 +138,9 @@ def _schema() -> list[str]:
 
 
 def _older_format(connection: duckdb.DuckDBPyConnection) -> bool:
-    """Whether the file holds an events table without payload positions (the JSON was a column
-    then): it is a cache of the sink's files, so it is rebuilt rather than converted."""
+    """Whether the file holds an events table without payload positions (one that kept each
+    event's JSON in a column): it is a cache of the sink's files, so it is rebuilt rather than
+    converted."""
     found = connection.execute(
         "SELECT count(*) FILTER (column_name = 'payload'), count(*) FROM duckdb_columns() "
         "WHERE table_name = 'events' AND schema_name = 'main'"
@@ -169,7 +170,7 @@ def _cluster_by_product(cursor: duckdb.DuckDBPyConnection) -> None:
 
 
 def _create_tallies(cursor: duckdb.DuckDBPyConnection, name: str) -> None:
-    """Create a tally table; in a database from before it existed, count the stored events."""
+    """Create a tally table; in a file whose events were stored without it, count them."""
     found = cursor.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND schema_name = 'main'",
         [name],

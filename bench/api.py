@@ -16,8 +16,8 @@ statistics, the worker per request for abandoned carts and date ranges). Pushing
 through the embedded broker instead would build the same tables more slowly and hold every
 record in the broker's memory; a hand-made snapshot would skip the worker's views and the API's
 reading of them, which are part of what these requests cost. The event endpoints are measured
-before the worker starts, as they were before; the idle worker then runs beside the API while
-the table endpoints are measured.
+before the worker starts, so they have the CPU to themselves; the idle worker then runs beside
+the API while the table endpoints are measured.
 """
 
 from __future__ import annotations

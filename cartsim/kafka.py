@@ -77,11 +77,11 @@ async def log_id(bootstrap: str, topic: str) -> str:
 async def high_watermarks(
     bootstrap: str, topic: str, partitions: int, within_s: float = 15.0
 ) -> dict[int, int]:
-    """Each partition's log-end offset, as a fetch response reports it now.
+    """Each partition's log-end offset at the time of the call, from a fetch response.
 
     Not `end_offsets()`: Tansu's ListOffsets answers the last record batch's base offset + 1
-    (shared TANSU.md). The high watermark in a fetch response is right, so this fetches (a byte
-    at most, from the start) and reads it there.
+    where Kafka answers the log-end offset. The high watermark in a fetch response is right, so
+    this fetches (a byte at most, from the start) and reads it there.
     """
     tps = [TopicPartition(topic, p) for p in range(partitions)]
     consumer = AIOKafkaConsumer(

@@ -39,7 +39,7 @@ _CLOCK = tuple(
 #: The milliseconds, the offset and the key that follows them.
 _MILLIS = tuple(b'.%03d+07:00","timestamp_unix":' % milli for milli in range(1000))
 #: timestamp_unix is written as (its seconds' leading digits, their last four, its milliseconds)
-#: from these tables: formatting a 13-digit int was a tenth of all the work per event.
+#: from these tables: formatting a 13-digit int would be a tenth of all the work per event.
 _FOUR = tuple(b"%04d" % number for number in range(10_000))
 _THREE = tuple(b"%03d," % milli for milli in range(1000))
 _NO_PRODUCT = (

@@ -134,7 +134,7 @@ class JourneyModel:
         (ms after its bucket's start), every draw from `rng`.
 
         All that a journey reads is bound here once, as variables of the closures, so a session
-        pays for no attribute lookups or method bindings: those were a tenth of its cost.
+        pays for no attribute lookups or method bindings, which would be a tenth of its cost.
         """
         config, encoder = self.config, self.encoder
         bits, draw = rng.getrandbits, rng.random

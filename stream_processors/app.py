@@ -1,7 +1,8 @@
 """The Faust app and its topics: declarative, configured from the one settings object.
 
-Timeouts follow the embedded broker's measured behaviour (shared TANSU.md): a group join takes
-half the session timeout there, so a 2 s session makes a worker ready in about 2 s instead of 30.
+Timeouts follow the embedded broker's measured behaviour: a group join takes half the session
+timeout there, so a 2 s session makes a worker ready in about 2 s, where Faust's default 60 s
+would take 30.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def create_app(settings: Settings) -> App:
         topic_partitions=settings.partitions,
         consumer_auto_offset_reset="earliest",
         # Recovery on Tansu is made exact by how changelog.py batches the records, not by
-        # producer_max_batch_size=1, which cost a request per record.
+        # producer_max_batch_size=1, which costs a request per record.
         # A produce request whose answer has not been read in 15 s is retried; with Faust's
         # 1,200 s default one late answer would stall the worker for 20 minutes. A loop busy
         # with CPU work reads no answers, which to aiokafka looks like a broker that never

@@ -1,15 +1,16 @@
 """Table changelog records, sent as whole record batches, each partition's last record alone.
 
 Why not Faust's `Table.send_changelog`: per record it makes a future, a buffer entry, a publish
-and an aiokafka append, about 50 µs; once events arrived in whole fetches it was the worker's
-largest cost. A batch handler writes a few hundred records per changelog partition at once, so
-they go as aiokafka record batches, and the handler awaits their delivery before its events are
-acknowledged: a committed offset never runs ahead of the tables' changelogs.
+and an aiokafka append, about 50 µs, which would be the largest cost of a worker that handles
+events in whole fetches. A batch handler writes a few hundred records per changelog partition
+at once, so they go as aiokafka record batches, and the handler awaits their delivery before
+its events are acknowledged: a committed offset never runs ahead of the tables' changelogs.
 
 Why the last record alone: Tansu answers ListOffsets(latest) with the base offset of the last
-record batch + 1 (shared TANSU.md), so Faust's recovery, which reads a changelog up to that
-answer, stops short of a multi-record last batch. With the last record in a batch of its own
-the answer is exact. Faust's `producer_max_batch_size=1` gets the same by a request per record.
+record batch + 1 (Kafka answers the log-end offset), so Faust's recovery, which reads a
+changelog up to that answer, stops short of a multi-record last batch. With the last record in
+a batch of its own the answer is exact. Faust's `producer_max_batch_size=1` gets the same by a
+request per record.
 """
 
 from __future__ import annotations

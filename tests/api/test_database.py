@@ -1,4 +1,4 @@
-"""The database file: tallies counted when a file from before them is opened, and reopening
+"""The database file: tallies counted when a file without them is opened, and reopening
 between sessions."""
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def test_a_database_of_an_older_format_is_rebuilt_from_the_files(tmp_path: Path)
     layout = Layout(tmp_path)
     sink_events(tmp_path, count=120)
     layout.api_dir.mkdir(parents=True)
-    older = duckdb.connect(str(layout.events_database))  # the JSON was a column then
+    older = duckdb.connect(str(layout.events_database))  # each event's JSON in a column
     older.execute("CREATE TABLE events (segment_id INTEGER, event VARCHAR)")
     older.execute("INSERT INTO events VALUES (1, '{}')")
     older.close()
