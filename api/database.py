@@ -14,48 +14,33 @@ import shutil
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 from typing import cast
 
 import duckdb
 
 from cartsim.api.payloads import Payloads
-from cartsim.events import DEVICES, EVENT_TYPES, PAYMENT_METHODS, SOURCES
+from cartsim.events import EVENT_FIELDS
 
 log = logging.getLogger(__name__)
 
-#: Fields of an event, in `CartEvent` order, with the DuckDB types they are checked against.
-EVENT_FIELDS: dict[str, str] = {
-    "event_id": "VARCHAR",
-    "event_type": "event_type",
-    "timestamp": "VARCHAR",
-    "timestamp_unix": "BIGINT",
-    "session_id": "VARCHAR",
-    "customer_id": "BIGINT",
-    "is_guest": "BOOLEAN",
-    "source": "source",
-    "device": "device",
-    "browser": "VARCHAR",
-    "product_id": "BIGINT",
-    "product_name": "VARCHAR",
-    "product_price_vnd": "BIGINT",
-    "quantity": "BIGINT",
-    "line_total_vnd": "BIGINT",
-    "category": "VARCHAR",
-    "brand": "VARCHAR",
-    "search_query": "VARCHAR",
-    "cart_total_vnd": "BIGINT",
-    "order_id": "VARCHAR",
-    "payment_method": "payment_method",
-    "city": "VARCHAR",
+#: DuckDB type of each kind of event field; an enumerated field has an ENUM type of its name.
+#: Timestamps stay text as the producer wrote them (their offset is part of the event); the
+#: ingester checks that each is an instant.
+_DUCKDB_TYPES: dict[type, str] = {
+    str: "VARCHAR",
+    int: "BIGINT",
+    bool: "BOOLEAN",
+    datetime: "VARCHAR",
 }
 
-_ENUMS = {
-    "event_type": EVENT_TYPES,
-    "source": SOURCES,
-    "device": DEVICES,
-    "payment_method": PAYMENT_METHODS,
+#: Fields of an event, in `CartEvent` order, with the DuckDB types they are checked against.
+EVENT_COLUMNS: dict[str, str] = {
+    field.name: field.name if field.choices else _DUCKDB_TYPES[field.type] for field in EVENT_FIELDS
 }
+
+_ENUMS = {field.name: field.choices for field in EVENT_FIELDS if field.choices}
 
 
 def _enum(values: tuple[str, ...]) -> str:
@@ -93,7 +78,7 @@ TALLIES: dict[str, tuple[str, ...]] = {
 
 def _tally_table(name: str) -> str:
     keys = TALLIES[name]
-    columns = "".join(f'    "{key}" {EVENT_FIELDS[key]} NOT NULL,\n' for key in keys)
+    columns = "".join(f'    "{key}" {EVENT_COLUMNS[key]} NOT NULL,\n' for key in keys)
     return (
         f"CREATE TABLE IF NOT EXISTS {name} (\n    minute BIGINT NOT NULL,\n{columns}"
         f"    events BIGINT NOT NULL,\n    PRIMARY KEY (minute, {', '.join(keys)})\n)"
@@ -113,7 +98,7 @@ def tally_sql(name: str, source: str, sign: str = "") -> str:
 
 def _schema() -> list[str]:
     enums = [f"CREATE TYPE IF NOT EXISTS {name} AS {_enum(v)}" for name, v in _ENUMS.items()]
-    columns = ",\n    ".join(f'"{name}" {EVENT_FIELDS[name]}' for name in INDEXED_FIELDS)
+    columns = ",\n    ".join(f'"{name}" {EVENT_COLUMNS[name]}' for name in INDEXED_FIELDS)
     return [
         *enums,
         # one row per segment identity: how far into its bytes the events table is

@@ -25,7 +25,8 @@ from pathlib import Path
 
 import duckdb
 
-from cartsim.api.database import EVENT_FIELDS, INDEXED_FIELDS, TALLIES, Database, tally_sql
+from cartsim.api.database import EVENT_COLUMNS, INDEXED_FIELDS, TALLIES, Database, tally_sql
+from cartsim.events import EVENT_FIELDS
 from cartsim.storage import Layout, Segment, whole_members
 
 log = logging.getLogger(__name__)
@@ -33,9 +34,6 @@ log = logging.getLogger(__name__)
 Identity = tuple[str, int, int]  # log, partition, first offset
 
 _INSERT_LINES = 200_000  # lines handed to DuckDB in one transaction
-_REQUIRED: tuple[str, ...] = ("event_id", "event_type", "timestamp", "timestamp_unix", "session_id")
-_REQUIRED += ("is_guest", "source", "device", "browser")
-_NON_NEGATIVE = ("product_price_vnd", "line_total_vnd", "cart_total_vnd")
 _KEPT = ", ".join(f'"{n}"' for n in INDEXED_FIELDS)
 
 
@@ -54,22 +52,28 @@ def _rows_sql(path: Path, compressed: bool) -> str:
     field, an unknown enum value, a timestamp that is no instant) are left out, so every stored
     event is a valid response item. The stored JSON is rebuilt from the checked fields, in
     `CartEvent` order."""
-    fields = EVENT_FIELDS.items()
+    fields = EVENT_COLUMNS.items()
     columns = ", ".join(f"{_quoted(n)}: {_quoted(_json_type(k))}" for n, k in fields)
     enums = {n: k for n, k in fields if _json_type(k) != k}
     checked = ", ".join(
         f'TRY_CAST("{n}" AS "{enums[n]}") AS "{n}"' if n in enums else f'"{n}"'
-        for n in EVENT_FIELDS
+        for n in EVENT_COLUMNS
     )
-    checks = [f'"{n}" IS NOT NULL' for n in _REQUIRED]
-    checks += [f'("{n}" IS NULL OR TRY_CAST("{n}" AS "{k}") IS NOT NULL)' for n, k in enums.items()]
-    checks += [f'coalesce("{n}", 0) >= 0' for n in _NON_NEGATIVE]
-    checks += ["coalesce(quantity, 1) >= 1", 'TRY_CAST("timestamp" AS TIMESTAMPTZ) IS NOT NULL']
+    # text that must cast: an enumerated field to its ENUM, a timestamp to an instant
+    casts = {n: f'"{k}"' for n, k in enums.items()}
+    casts |= {f.name: "TIMESTAMPTZ" for f in EVENT_FIELDS if f.type is datetime}
+    checks = [f'"{f.name}" IS NOT NULL' for f in EVENT_FIELDS if not f.nullable]
+    checks += [f'("{n}" IS NULL OR TRY_CAST("{n}" AS {t}) IS NOT NULL)' for n, t in casts.items()]
+    checks += [
+        f'coalesce("{f.name}", {f.minimum}) >= {f.minimum}'
+        for f in EVENT_FIELDS
+        if f.minimum is not None
+    ]
     source = (
         f"read_json({_quoted(str(path))}, format = 'newline_delimited', columns = {{{columns}}}, "
         f"ignore_errors = true{', compression = ' + _quoted('gzip') if compressed else ''})"
     )
-    packed = ", ".join(f'"{n}" := "{n}"' for n in EVENT_FIELDS)
+    packed = ", ".join(f'"{n}" := "{n}"' for n in EVENT_COLUMNS)
     return (
         f"SELECT ?::INTEGER AS segment_id, {_KEPT}, "
         f"to_json(struct_pack({packed}))::VARCHAR AS event "

@@ -1,15 +1,21 @@
 """The cart event record: the one definition that the producer, the processors and the API share.
 
 The first fifteen fields are the public contract users already consume; they are never renamed
-or dropped. The fields after them carry extra information and are optional.
+or dropped. The fields after them carry extra information and are optional. `EVENT_FIELDS`
+describes each field for the stores (the API's DuckDB columns and checks, the reference table in
+docs/events.md), so the model is the one place a field is defined.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, get_args
+from types import NoneType, UnionType
+from typing import Literal, Union, get_args, get_origin
 
+from annotated_types import Ge
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.fields import FieldInfo
 
 EventType = Literal[
     "view_item",
@@ -36,51 +42,93 @@ SOURCES: tuple[str, ...] = get_args(Source)
 DEVICES: tuple[str, ...] = get_args(Device)
 PAYMENT_METHODS: tuple[str, ...] = get_args(PaymentMethod)
 
-#: Public fields, in the order they appear in every serialised record.
-PUBLIC_FIELDS: tuple[str, ...] = (
-    "event_id",
-    "event_type",
-    "timestamp",
-    "timestamp_unix",
-    "session_id",
-    "customer_id",
-    "is_guest",
-    "source",
-    "device",
-    "browser",
-    "product_id",
-    "product_name",
-    "product_price_vnd",
-    "quantity",
-    "line_total_vnd",
-)
-
 
 class CartEvent(BaseModel):
     """One thing a shopper did in one session, as it travels on the topic and lands in files."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    event_id: str = Field(description="Unique id of this event.")
-    event_type: EventType
-    timestamp: datetime = Field(description="ISO 8601 instant with its UTC offset.")
+    event_id: str = Field(
+        description="Unique id of this event: evt_, the session's 16 hex digits, then the "
+        "event's number in the session as 4 hex digits."
+    )
+    event_type: EventType = Field(description="What the shopper did.")
+    timestamp: datetime = Field(description="ISO 8601 instant with its UTC offset (+07:00).")
     timestamp_unix: int = Field(description="The same instant in milliseconds since the epoch.")
-    session_id: str = Field(description="Shopping session; the Kafka message key.")
+    session_id: str = Field(
+        description="Shopping session (sess_ and 16 hex digits); the Kafka key."
+    )
     customer_id: int | None = Field(description="Registered customer id; null for guests.")
-    is_guest: bool
-    source: Source
-    device: Device
-    browser: str
+    is_guest: bool = Field(description="The shopper is not signed in (customer_id is null).")
+    source: Source = Field(description="Which storefront the session is on.")
+    device: Device = Field(description="The shopper's kind of device.")
+    browser: str = Field(description="Browser or app, e.g. Chrome, Cốc Cốc, TechStore App (iOS).")
     product_id: int | None = Field(description="Null for events about no single product.")
-    product_name: str | None
-    product_price_vnd: int | None = Field(ge=0)
-    quantity: int | None = Field(ge=1)
+    product_name: str | None = Field(description="The product's catalog name.")
+    product_price_vnd: int | None = Field(ge=0, description="The product's unit price, in VND.")
+    quantity: int | None = Field(
+        ge=1, description="Units of the cart line, on add, remove and update events."
+    )
     line_total_vnd: int | None = Field(ge=0, description="product_price_vnd x quantity.")
 
-    category: str | None = None
-    brand: str | None = None
-    search_query: str | None = None
-    cart_total_vnd: int | None = Field(default=None, ge=0)
-    order_id: str | None = None
-    payment_method: PaymentMethod | None = None
-    city: str | None = None
+    category: str | None = Field(default=None, description="The product's category.")
+    brand: str | None = Field(default=None, description="The product's brand.")
+    search_query: str | None = Field(default=None, description="What a search event searched.")
+    cart_total_vnd: int | None = Field(
+        default=None, ge=0, description="Value of the cart after a cart event, and at checkout."
+    )
+    order_id: str | None = Field(
+        default=None, description="The order a purchase made (ORD- and 12 hex digits)."
+    )
+    payment_method: PaymentMethod | None = Field(
+        default=None, description="Chosen at add_payment_info, kept until the purchase."
+    )
+    city: str | None = Field(default=None, description="The shopper's city.")
+
+
+@dataclass(frozen=True)
+class EventField:
+    """One field of `CartEvent` as a store of events types and checks it."""
+
+    name: str
+    type: type  # str, int, bool or datetime
+    choices: tuple[str, ...]  # the allowed values of an enumerated field; empty otherwise
+    nullable: bool
+    minimum: int | None  # least allowed value of a number
+    public: bool  # one of the public fields, present in every event
+    description: str
+
+
+def _event_field(name: str, info: FieldInfo) -> EventField:
+    kinds = get_args(info.annotation) if get_origin(info.annotation) in _UNIONS else ()
+    base = next((k for k in kinds if k is not NoneType), info.annotation)
+    choices: tuple[str, ...] = get_args(base) if get_origin(base) is Literal else ()
+    kind = str if choices else base
+    if kind not in (str, int, bool, datetime) or len(kinds) > 2:
+        raise TypeError(f"CartEvent.{name}: {info.annotation} has no column type")
+    minimum = None
+    for constraint in info.metadata:
+        if not isinstance(constraint, Ge) or not isinstance(constraint.ge, int):
+            raise TypeError(f"CartEvent.{name}: {constraint!r} is not checked by the stores")
+        minimum = constraint.ge
+    return EventField(
+        name=name,
+        type=kind,
+        choices=choices,
+        nullable=NoneType in kinds,
+        minimum=minimum,
+        public=info.is_required(),
+        description=info.description or "",
+    )
+
+
+_UNIONS = (Union, UnionType)
+
+#: Every field of `CartEvent`, in the order of every serialised record. Stores derive their
+#: columns and checks from these; a constraint they could not check fails here, at import.
+EVENT_FIELDS: tuple[EventField, ...] = tuple(
+    _event_field(name, info) for name, info in CartEvent.model_fields.items()
+)
+
+#: Public fields, in the order they appear in every serialised record.
+PUBLIC_FIELDS: tuple[str, ...] = tuple(field.name for field in EVENT_FIELDS if field.public)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from pydantic import ValidationError
 
 from cartsim.api.database import Database
 from cartsim.api.ingest import Ingester
+from cartsim.events import EVENT_FIELDS, CartEvent
 from cartsim.storage import Layout
 from cartsim.stream_processors.sink import SegmentSink
 from tests.api.conftest import assert_tallies_recount, simulated_events
@@ -129,6 +132,44 @@ def test_unknown_keys_are_ignored_missing_optional_ones_are_null_and_bad_lines_l
     assert by_id[minimal["event_id"]]["city"] is None
     assert "loyalty_tier" not in by_id[extra["event_id"]]
     assert by_id[good["event_id"]] == good and list(by_id[good["event_id"]]) == list(good)
+
+
+def test_the_ingester_keeps_out_exactly_what_the_model_rejects(
+    layout: Layout, database: Database, generated: list[dict[str, Any]]
+) -> None:
+    """For each field: null, one below its minimum, an unknown choice, text that is no instant;
+    the model decides which of these lines are events, and the ingester must agree."""
+    cart = next(e for e in generated if e["event_type"] == "add_to_cart")
+    full = {**cart, "search_query": "laptop", "order_id": "ORD-1", "payment_method": "momo"}
+    variants: list[dict[str, Any]] = []
+    for field in EVENT_FIELDS:
+        variants.append({**full, field.name: None})
+        if field.minimum is not None:
+            variants += [
+                {**full, field.name: field.minimum},
+                {**full, field.name: field.minimum - 1},
+            ]
+        if field.choices:
+            variants.append({**full, field.name: "teleport"})
+        if field.type is datetime:
+            variants.append({**full, field.name: "yesterday"})
+    for number, variant in enumerate(variants):
+        variant["event_id"] = variant["event_id"] and f"evt_{number:04d}"
+
+    def valid(event: dict[str, Any]) -> bool:
+        try:
+            CartEvent.model_validate(event)
+        except ValidationError:
+            return False
+        return True
+
+    expected = sorted(v["event_id"] for v in variants if valid(v))
+    assert 0 < len(expected) < len(variants)
+    sink = SegmentSink(layout, "feedf00d", max_bytes=1 << 30, max_age_s=3600)
+    sink.write(records(variants, 0))
+    sink.close()
+    Ingester(database, layout).run_once()
+    assert sorted(stored_ids(database)) == expected
 
 
 def test_reopening_after_large_ingests_loses_and_repeats_nothing(
