@@ -99,36 +99,46 @@ class EventField:
     description: str
 
 
-def _event_field(name: str, info: FieldInfo) -> EventField:
-    kinds = get_args(info.annotation) if get_origin(info.annotation) in _UNIONS else ()
-    base = next((k for k in kinds if k is not NoneType), info.annotation)
+_UNIONS = (Union, UnionType)
+#: The Python types of event values the stores have column types for.
+_KINDS: dict[object, type] = {kind: kind for kind in (str, int, bool, datetime)}
+
+
+def _event_field(model: str, name: str, info: FieldInfo) -> EventField:
+    union = get_origin(info.annotation) in _UNIONS
+    members = get_args(info.annotation) if union else (info.annotation,)
+    values = [member for member in members if member is not NoneType]
+    base = values[0]
     choices: tuple[str, ...] = get_args(base) if get_origin(base) is Literal else ()
-    kind = str if choices else base
-    if kind not in (str, int, bool, datetime) or len(kinds) > 2:
-        raise TypeError(f"CartEvent.{name}: {info.annotation} has no column type")
+    kind = _KINDS.get(str if choices else base)  # an enumerated field's values are text
+    if kind is None or len(values) > 1 or not all(isinstance(c, str) for c in choices):
+        raise TypeError(f"{model}.{name}: {info.annotation} has no column type")
     minimum = None
     for constraint in info.metadata:
         if not isinstance(constraint, Ge) or not isinstance(constraint.ge, int):
-            raise TypeError(f"CartEvent.{name}: {constraint!r} is not checked by the stores")
+            raise TypeError(f"{model}.{name}: {constraint!r} is not checked by the stores")
         minimum = constraint.ge
     return EventField(
         name=name,
         type=kind,
         choices=choices,
-        nullable=NoneType in kinds,
+        nullable=len(values) < len(members),
         minimum=minimum,
         public=info.is_required(),
         description=info.description or "",
     )
 
 
-_UNIONS = (Union, UnionType)
+def fields_of(model: type[BaseModel]) -> tuple[EventField, ...]:
+    """The fields of `model`; TypeError for a type or a constraint the stores cannot keep."""
+    return tuple(
+        _event_field(model.__name__, name, info) for name, info in model.model_fields.items()
+    )
+
 
 #: Every field of `CartEvent`, in the order of every serialised record. Stores derive their
 #: columns and checks from these; a constraint they could not check fails here, at import.
-EVENT_FIELDS: tuple[EventField, ...] = tuple(
-    _event_field(name, info) for name, info in CartEvent.model_fields.items()
-)
+EVENT_FIELDS = fields_of(CartEvent)
 
 #: Public fields, in the order they appear in every serialised record.
 PUBLIC_FIELDS: tuple[str, ...] = tuple(field.name for field in EVENT_FIELDS if field.public)
