@@ -119,6 +119,10 @@ class KafkaTarget(_Closing):
         for producer in self.producers:
             await producer.stop()
 
+    def partition_for(self, key: bytes) -> int:
+        """The partition `key` goes to."""
+        return self.partitions[self._place(key)]
+
     def _place(self, key: bytes) -> int:
         """Index in `partitions` of the partition `key` goes to, remembered per key."""
         index = self.known.get(key)
