@@ -33,6 +33,12 @@ async def read_records(
         await consumer.stop()
 
 
+async def read_event_ids(bootstrap: str, topic: str, expected: int, within_s: float) -> list[str]:
+    """The event ids of `read_records`."""
+    records = await read_records(bootstrap, topic, expected, within_s)
+    return [orjson.loads(record.value)["event_id"] for record in records]
+
+
 def topic_records(
     bootstrap: str, topic: str, expected: int, within_s: float = 60
 ) -> list[ConsumerRecord[bytes, bytes]]:
@@ -40,5 +46,4 @@ def topic_records(
 
 
 def topic_event_ids(bootstrap: str, topic: str, expected: int, within_s: float = 60) -> list[str]:
-    records = topic_records(bootstrap, topic, expected, within_s)
-    return [orjson.loads(record.value)["event_id"] for record in records]
+    return asyncio.run(read_event_ids(bootstrap, topic, expected, within_s))
