@@ -39,7 +39,7 @@ from cartsim.processes import stop_process
 from cartsim.producer.catalog import build_catalog
 from cartsim.producer.emit import emit
 from cartsim.producer.journeys import backfill, steady
-from cartsim.producer.records import Record
+from cartsim.producer.records import KeyedEvent
 from cartsim.producer.replay import Replay
 from cartsim.producer.selection import Selection
 from cartsim.producer.sources import StoreSource
@@ -64,7 +64,7 @@ class NullTarget:
     def __init__(self) -> None:
         self.sent = 0
 
-    async def send(self, records: Iterable[Record]) -> int:
+    async def send(self, records: Iterable[KeyedEvent]) -> int:
         count = sum(1 for _ in records)
         self.sent += count
         return count
@@ -77,7 +77,7 @@ class Arrivals(NullTarget):
         super().__init__()
         self.batches: list[tuple[float, list[bytes]]] = []
 
-    async def send(self, records: Iterable[Record]) -> int:
+    async def send(self, records: Iterable[KeyedEvent]) -> int:
         now = time.monotonic()
         values = [value for _, value in records]
         self.batches.append((now, values))
@@ -85,7 +85,7 @@ class Arrivals(NullTarget):
         return len(values)
 
 
-def _fill(root: Path, records: Iterable[Record]) -> int:
+def _fill(root: Path, records: Iterable[KeyedEvent]) -> int:
     return fill_store(root, records, PARTITIONS, segment_bytes=64 << 20)
 
 
