@@ -101,9 +101,9 @@ BACKFILL = ("--count", "3000", "--start", "2024-12-10", "--end", "2024-12-11", "
 def test_without_fault_options_the_stream_is_byte_identical(tmp_path: Path) -> None:
     from datetime import datetime
 
+    from cartsim.moments import VIETNAM
     from cartsim.producer.catalog import build_catalog
     from cartsim.producer.journeys import backfill
-    from cartsim.producer.traffic import VIETNAM
 
     path = tmp_path / "plain.jsonl"
     assert cartsim(*BACKFILL, "--to", f"file:{path}", data_dir=tmp_path).returncode == 0

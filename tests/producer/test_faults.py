@@ -11,11 +11,11 @@ import pytest
 from pydantic import ValidationError
 
 from cartsim.events import CartEvent
+from cartsim.moments import VIETNAM
 from cartsim.producer.catalog import Product
 from cartsim.producer.faults import OVERSIZED_BYTES, Injector, Outgoing, event_id, timestamp_ms
 from cartsim.producer.journeys import backfill
 from cartsim.producer.records import KeyedEvent
-from cartsim.producer.traffic import VIETNAM
 from cartsim.truth import FaultOptions
 
 SHARES = {"duplicate": 0.01, "late": 0.02, "reorder": 0.01, "malformed": 0.01}

@@ -15,12 +15,12 @@ from typing import IO
 
 import pytest
 
+from cartsim.moments import VIETNAM
 from cartsim.producer.catalog import Product
 from cartsim.producer.config import JourneyConfig
 from cartsim.producer.journeys import Schedule, backfill_schedule, batch_schedule
 from cartsim.producer.lines import Lines, Reader
 from cartsim.producer.pool import runner
-from cartsim.producer.traffic import VIETNAM
 
 SEED = 31
 

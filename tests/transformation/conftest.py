@@ -13,9 +13,9 @@ import duckdb
 import pytest
 
 from cartsim.analytics import TABLES
+from cartsim.moments import VIETNAM
 from cartsim.producer.catalog import build_catalog
 from cartsim.producer.journeys import backfill
-from cartsim.producer.traffic import VIETNAM
 from cartsim.storage import Layout
 from cartsim.stream_processors.sink import SegmentSink
 from cartsim.transformation.duckdb_engine import DuckDBEngine
