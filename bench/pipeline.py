@@ -4,7 +4,8 @@
    and N pre-generated backfill records (`CARTSIM_BENCH_PIPELINE_EVENTS`, default 300,000) sent
    in chunks; the clock stops when the sink's files and the worker's tables both hold all N.
    The broker's acceptance time is reported too, since producer, broker and worker share the
-   machine's cores.
+   machine's cores. The worker runs with dedup off and on (`CARTSIM_DEDUP`), taking turns
+   (`CARTSIM_BENCH_PIPELINE_ROUNDS` of each, default 2), and their ratio is reported.
 2. The aggregator alone, in this process: decoding plus `Aggregator.apply` over dict tables, the
    CPU cost per event that bounds a worker.
 3. Memory: a clean child process feeds batch-mode events through the aggregator, with sessions
@@ -22,6 +23,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -176,71 +178,135 @@ async def _drive(
         await workers.close()
 
 
-def end_to_end() -> list[Result]:
-    """One worker, 4 partitions: producer -> broker -> worker -> files + tables."""
-    count = _event_count()
+@dataclass(frozen=True)
+class Run:
+    """One worker's timings, in seconds from the first send, and its peak memory."""
+
+    sent: float
+    filed: float
+    tabled: float
+    peak_mb: float
+
+    @property
+    def total(self) -> float:
+        return max(self.filed, self.tabled)
+
+
+def _one_worker(records: list[KeyedEvent], root: Path, dedup: bool) -> Run:
+    """A fresh broker, topic and data folder, one worker with CARTSIM_DEDUP set, all records."""
     topic = Settings().topic
+    layout = Layout(root / "data")
+    log = root / "worker.log"
+    broker = EmbeddedBroker().start()
+    worker: subprocess.Popen[bytes] | None = None
+    try:
+        asyncio.run(ensure_topic(broker.bootstrap, topic, PARTITIONS))
+        env = {
+            **os.environ,
+            "CARTSIM_KAFKA_BOOTSTRAP": broker.bootstrap,
+            "CARTSIM_DATA_DIR": str(layout.root),
+            "CARTSIM_WORKER_ID": f"cartsim-bench-{uuid.uuid4().hex[:8]}",
+            "CARTSIM_WORKER_PORT": str(free_port()),
+            "CARTSIM_PARTITIONS": str(PARTITIONS),
+            "CARTSIM_DEDUP": "true" if dedup else "false",
+        }
+        with log.open("wb") as output:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "cartsim.cli", "worker"],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        _wait(lambda: _registered(layout), 90, "the worker's heartbeat", worker, log)
+        sent, filed, tabled = asyncio.run(
+            _drive(broker.bootstrap, topic, records, layout, worker, log)
+        )
+        return Run(sent, filed, tabled, _proc_status_kb(worker.pid, "VmHWM") / 1024)
+    finally:
+        if worker is not None:
+            stop_process(worker, timeout=15)  # SIGTERM, then SIGKILL after 15 s
+        broker.stop()
+
+
+def _throughput(count: int, runs: list[Run]) -> float:
+    """Events/s over all of a mode's runs: total events over total seconds."""
+    return count * len(runs) / sum(run.total for run in runs)
+
+
+def end_to_end() -> list[Result]:
+    """One worker, 4 partitions: producer -> broker -> worker -> files + tables.
+
+    Dedup off and on take turns (off, on, off, on, ...), each on a fresh broker and folder,
+    so both modes see the same load on the shared cores; the headline rows are dedup on,
+    the default.
+    """
+    count = _event_count()
+    rounds = int(os.environ.get("CARTSIM_BENCH_PIPELINE_ROUNDS", "2"))
+    runs: dict[bool, list[Run]] = {False: [], True: []}
     with tempfile.TemporaryDirectory(prefix="cartsim-bench-pipeline-") as temporary:
         root = Path(temporary)
-        layout = Layout(root / "data")
-        products = load_catalog(layout.products_path)
-        records = _records(count, products)
+        records = _records(count, load_catalog(Layout(root / "catalog").products_path))
         size = sum(len(value) for _, value in records) / count
-        log = root / "worker.log"
-        broker = EmbeddedBroker().start()
-        worker: subprocess.Popen[bytes] | None = None
-        try:
-            asyncio.run(ensure_topic(broker.bootstrap, topic, PARTITIONS))
-            env = {
-                **os.environ,
-                "CARTSIM_KAFKA_BOOTSTRAP": broker.bootstrap,
-                "CARTSIM_DATA_DIR": str(layout.root),
-                "CARTSIM_WORKER_ID": f"cartsim-bench-{uuid.uuid4().hex[:8]}",
-                "CARTSIM_WORKER_PORT": str(free_port()),
-                "CARTSIM_PARTITIONS": str(PARTITIONS),
-            }
-            with log.open("wb") as output:
-                worker = subprocess.Popen(
-                    [sys.executable, "-m", "cartsim.cli", "worker"],
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=output,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            _wait(lambda: _registered(layout), 90, "the worker's heartbeat", worker, log)
-            sent, filed, tabled = asyncio.run(
-                _drive(broker.bootstrap, topic, records, layout, worker, log)
-            )
-            peak_mb = _proc_status_kb(worker.pid, "VmHWM") / 1024
-        finally:
-            if worker is not None:
-                stop_process(worker, timeout=15)  # SIGTERM, then SIGKILL after 15 s
-            broker.stop()
-    total = max(filed, tabled)
+        for turn in range(rounds):
+            for dedup in (False, True):
+                folder = root / f"run-{turn}-{'on' if dedup else 'off'}"
+                folder.mkdir()
+                runs[dedup].append(_one_worker(records, folder, dedup))
+    on, off = runs[True], runs[False]
+    on_rate, off_rate = _throughput(count, on), _throughput(count, off)
     data = f"{count:,} backfill events of {size:.0f} B, {PARTITIONS} partitions, one worker"
+    turns = f"{rounds} runs each, taking turns off/on"
+
+    def seconds(mode: list[Run]) -> str:
+        return ", ".join(f"{run.total:.1f}" for run in mode)
+
+    first = on[0]
     return [
         Result(
             "end to end: produce -> files + tables",
-            count / total,
+            on_rate,
             "events/s",
             ">= 20,000 per worker",
-            f"{data}; from the first send, all in files at {filed:.1f} s, in tables at "
-            f"{tabled:.1f} s",
+            f"{data}; dedup on; first run: all in files at {first.filed:.1f} s, in tables at "
+            f"{first.tabled:.1f} s",
         ),
         Result(
             "  of which broker accepts all records",
-            count / sent,
+            count * len(on) / sum(run.sent for run in on),
             "events/s",
             "",
-            f"{sent:.1f} s of the {total:.1f} s (acks=all, worker consuming meanwhile)",
+            f"{sum(run.sent for run in on):.1f} s of the {sum(run.total for run in on):.1f} s "
+            "(acks=all, worker consuming meanwhile)",
+        ),
+        Result(
+            "worker end to end, dedup off",
+            off_rate,
+            "events/s",
+            "",
+            f"{data}; CARTSIM_DEDUP=false; {turns}; seconds {seconds(off)}",
+        ),
+        Result(
+            "worker end to end, dedup on",
+            on_rate,
+            "events/s",
+            "",
+            f"{data}; CARTSIM_DEDUP=true; {turns}; seconds {seconds(on)}",
+        ),
+        Result(
+            "dedup on / off",
+            on_rate / off_rate,
+            "ratio",
+            ">= 0.9",
+            f"{on_rate:,.0f} / {off_rate:,.0f} events/s = {on_rate / off_rate:.3f}, {turns}",
         ),
         Result(
             "worker peak resident memory",
-            peak_mb,
+            max(run.peak_mb for run in on),
             "MB",
             "",
-            f"VmHWM of the worker after {count:,} events",
+            f"VmHWM of the worker after {count:,} events, dedup on (most of {len(on)} runs)",
         ),
     ]
 
