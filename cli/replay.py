@@ -131,6 +131,11 @@ def progress_line(console: Console) -> Iterator[Callable[[Status], None] | None]
     help="kafka (the configured topic), kafka://HOST:PORT/TOPIC, http(s)://URL, stdout or "
     "file:PATH. Kafka targets are keyed by session_id.",
 )
+@click.option(
+    "--create-topic",
+    is_flag=True,
+    help="Create a kafka://HOST:PORT/TOPIC target topic (CARTSIM_PARTITIONS) when it is missing.",
+)
 @click.option("--log", "logs", multiple=True, help="Store only: replay this log (repeatable).")
 @click.option("--start", callback=moment, help="Earliest event time, inclusive (as the API).")
 @click.option("--end", callback=moment, help="Latest event time, inclusive (as the API).")
@@ -184,6 +189,7 @@ def progress_line(console: Console) -> Iterator[Callable[[Status], None] | None]
 def replay(
     source: str,
     to: Destination,
+    create_topic: bool,
     logs: tuple[str, ...],
     start: datetime | None,
     end: datetime | None,
@@ -272,7 +278,8 @@ def replay(
         stop_on_signals(job.stop)
         with progress_line(console) as on_progress:
             job.on_progress = on_progress
-            async with open_target(to, settings, bootstrap, http, resume is not None) as target:
+            opened = open_target(to, settings, bootstrap, http, resume is not None, create_topic)
+            async with opened as target:
                 if metrics is not None:
                     metrics.watch(target)
                 await job.run(target)

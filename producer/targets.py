@@ -398,11 +398,14 @@ async def open_target(
     bootstrap: str | None,
     http: HttpOptions | None = None,
     append: bool = False,
+    create: bool = False,
 ) -> AsyncIterator[Target]:
     """The target `to` names, opened. The configured topic (plain `kafka`) is created if it does
-    not exist; a `kafka://` topic must exist already, as on a cluster we do not own. `append`
-    continues a file target instead of starting it anew."""
+    not exist; a `kafka://` topic must exist already, as on a cluster we do not own, unless
+    `create` asks for it. `append` continues a file target instead of starting it anew."""
     if to.kind == "kafka" and to.address is not None:
+        if create:
+            await ensure_topic(to.address.bootstrap, to.address.topic, settings.partitions)
         await partition_count(to.address.bootstrap, to.address.topic)
         target: Target = KafkaTarget(to.address.bootstrap, to.address.topic)
     elif to.kind == "kafka" and bootstrap is not None:

@@ -23,6 +23,7 @@ from cartsim.producer.journeys import steady
 from tests.conftest import wait_until
 from tests.filled import fill_store
 from tests.producer.collector import Collector, serving
+from tests.topic import read_records
 
 COUNT = 2_000
 
@@ -192,3 +193,12 @@ def test_an_unknown_topic_is_one_line(tmp_path: Path, events_file: Path) -> None
     for result in (to, source):
         assert result.returncode == 1, result.stderr
         assert result.stderr.strip() == f"error: topic 'nope' does not exist at {broker.bootstrap}"
+
+
+def test_create_topic_makes_a_missing_target_topic(tmp_path: Path, events_file: Path) -> None:
+    with EmbeddedBroker() as broker:
+        to = f"kafka://{broker.bootstrap}/copy"
+        result = cartsim(tmp_path, str(events_file), "--to", to, "--create-topic")
+        assert result.returncode == 0, result.stderr
+        records = asyncio.run(read_records(broker.bootstrap, "copy", COUNT, within_s=60))
+    assert sorted(r.value for r in records) == sorted(events_file.read_bytes().splitlines())
