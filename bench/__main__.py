@@ -27,7 +27,8 @@ def main(names: list[str]) -> None:
     for column in ("benchmark", "value", "unit", "target", "notes"):
         table.add_column(column)
     for result in results:
-        table.add_row(result.name, f"{result.value:,.1f}", result.unit, result.target, result.notes)
+        value = f"{result.value:,.2f}" if abs(result.value) < 10 else f"{result.value:,.1f}"
+        table.add_row(result.name, value, result.unit, result.target, result.notes)
     console.print(table)
 
 
