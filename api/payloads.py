@@ -18,6 +18,8 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
+from cartsim.storage import fsync_dir
+
 Ref = tuple[int, int]  # segment id, byte offset of the event's line in the segment's file
 
 _READ = 2048  # bytes read per event; longer lines are read on until their newline
@@ -42,11 +44,7 @@ class Payloads:
             with lines.open("rb") as source:
                 os.fsync(source.fileno())
             os.replace(lines, self.path(segment_id))
-            descriptor = os.open(self.folder, os.O_RDONLY)  # make the new name durable too
-            try:
-                os.fsync(descriptor)
-            finally:
-                os.close(descriptor)
+            fsync_dir(self.folder)  # make the new name durable too
             return self.path(segment_id).stat().st_size
         with self.path(segment_id).open("ab") as target, lines.open("rb") as source:
             target.truncate(at)

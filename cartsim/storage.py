@@ -16,6 +16,7 @@ embedded broker forgets everything when it restarts and its offsets begin again 
 
 from __future__ import annotations
 
+import os
 import re
 import zlib
 from collections.abc import Generator, Iterator
@@ -199,3 +200,13 @@ def iter_segment_lines(path: Path) -> Iterator[bytes]:
     """JSON lines of one segment, stopping quietly at a torn tail."""
     for lines, _ in whole_members(path):
         yield from lines
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make a rename or a new name in `directory` durable: a crash right after must not bring
+    back the old name."""
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

@@ -30,7 +30,7 @@ from typing import BinaryIO
 
 import orjson
 
-from cartsim.storage import SEGMENT_PREFIX, Layout, Segment, gzip_members
+from cartsim.storage import SEGMENT_PREFIX, Layout, Segment, fsync_dir, gzip_members
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +166,7 @@ class SegmentSink:
             for path in self.directory.glob(f"{SEGMENT_PREFIX}-*.floors.json"):
                 if path != manifest:
                     path.unlink(missing_ok=True)
-            _fsync_dir(self.directory)
+            fsync_dir(self.directory)
         return deleted
 
     def _floors(self) -> dict[str, int]:
@@ -236,7 +236,7 @@ class SegmentSink:
             self.log_id, partition, segment.first_offset, segment.next_offset - 1
         )
         segment.path.rename(self.directory / closed)
-        _fsync_dir(self.directory)
+        fsync_dir(self.directory)
         self.segments_closed += 1
 
     def _recover(self, partition: int) -> int | None:
@@ -280,14 +280,5 @@ class SegmentSink:
             self.directory
             / Segment.closed_name(segment.log, segment.partition, segment.first_offset, last)
         )
-        _fsync_dir(self.directory)
+        fsync_dir(self.directory)
         return last
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make a rename durable: a crash right after must not bring back the old name."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

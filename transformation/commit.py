@@ -18,6 +18,7 @@ from pathlib import Path
 import orjson
 
 from cartsim.analytics import PARTITION_COLUMN
+from cartsim.storage import fsync_dir
 
 JOURNAL = "_commit.json"
 PART = "part-0.parquet"
@@ -28,14 +29,6 @@ def new_staging(out: Path) -> Path:
     staging = out / f".staging-{uuid.uuid4().hex[:12]}"
     staging.mkdir(parents=True)
     return staging
-
-
-def _fsync_dir(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def _folder(root: Path, partition: Partition) -> Path:
@@ -66,7 +59,7 @@ def commit(out: Path, staging: Path, partitions: list[Partition]) -> None:
         file.write(orjson.dumps(body))
         os.fsync(file.fileno())
     os.replace(temporary, journal)
-    _fsync_dir(out)
+    fsync_dir(out)
     _roll_forward(out)
 
 
@@ -85,9 +78,9 @@ def _roll_forward(out: Path) -> None:
             old.parent.mkdir(parents=True, exist_ok=True)
             os.replace(placed, old)
         os.replace(staged, placed)
-        _fsync_dir(placed.parent)
+        fsync_dir(placed.parent)
     journal.unlink()
-    _fsync_dir(out)
+    fsync_dir(out)
 
 
 def recover(out: Path) -> bool:
