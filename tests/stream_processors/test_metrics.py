@@ -43,7 +43,7 @@ def test_metrics_count_what_the_worker_consumed_and_stored(services: Services) -
     wait_until(lambda: stored_count(services.data_dir) == COUNT, 90, "every event stored")
     wait_until(lambda: not any(s.is_open for s in layout.segments()), 30, "segments closed")
     (worker,) = wait_until(lambda: live_workers(layout), 10, "the worker's heartbeat")
-    text = httpx.get(f"{worker['url']}/metrics", timeout=10).text
+    text = httpx.get(f"{worker.url}/metrics", timeout=10).text
 
     stored = Counter(
         {p: len(events) for (_, p), events in stored_by_partition(services.data_dir).items()}
