@@ -10,7 +10,7 @@ from fastapi import Depends, Query
 from fastapi.exceptions import RequestValidationError
 
 from cartsim import moments
-from cartsim.moments import DATE_HELP
+from cartsim.moments import DATE_HELP, Moment
 
 
 @dataclass(frozen=True)
@@ -50,11 +50,9 @@ class TimeRange:
 
 async def time_range(
     start_date: Annotated[
-        datetime | None, Query(description=f"Earliest, inclusive. {DATE_HELP}")
+        Moment | None, Query(description=f"Earliest, inclusive. {DATE_HELP}")
     ] = None,
-    end_date: Annotated[
-        datetime | None, Query(description=f"Latest, inclusive. {DATE_HELP}")
-    ] = None,
+    end_date: Annotated[Moment | None, Query(description=f"Latest, inclusive. {DATE_HELP}")] = None,
 ) -> TimeRange:
     start_ms, end_ms = epoch_ms("start_date", start_date), epoch_ms("end_date", end_date)
     if start_ms is not None and end_ms is not None and end_ms < start_ms:

@@ -142,7 +142,7 @@ def test_ctrl_c_stops_and_resume_continues_without_repeats(
         (("missing.jsonl", "--to", "stdout"), 2, "no such file"),
         (("--speed", "fast"), 2, "use max or a number above 0"),
         (("--loop", "0"), 2, "use a count of 1 or more, or forever"),
-        (("--start", "2024-11-31"), 2, "is not an ISO 8601 date or time"),
+        (("--start", "2024-11-31"), 2, "is not an ISO 8601 date or date-time"),
         (("--start", "2024-11-02", "--end", "2024-11-01"), 2, "is before --start"),
         (("-", "--loop", "2"), 2, "stdin can be read once"),
         (("--sample", "0"), 2, "--sample"),

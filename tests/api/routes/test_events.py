@@ -102,6 +102,8 @@ def test_a_date_alone_is_a_day_in_vietnam(client: TestClient, stored: list[Event
         {"source": "fax"},
         {"device": "toaster"},
         {"start_date": "yesterday"},
+        {"start_date": "0.5"},
+        {"end_date": "1731330000"},
         {"end_date": "2025-13-01"},
         {"start_date": "2025-12-18T10:00:00", "end_date": "2025-12-18T09:00:00"},
     ],

@@ -199,6 +199,7 @@ def test_bad_parameters_are_422(faked: TestClient) -> None:
         ("/cart/abandoned", {"hours_threshold": 169}),
         ("/cart/statistics", {"top": 0}),
         ("/cart/statistics", {"start_date": "yesterday"}),
+        ("/cart/statistics", {"start_date": "0.5"}),
         ("/cart/statistics", {"start_date": "2026-01-02", "end_date": "2026-01-01"}),
     ):
         response = faked.get(path, params=params)
