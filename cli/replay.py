@@ -23,15 +23,23 @@ from cartsim.producer.options import (
     Destination,
     KafkaAddress,
     destination,
+    fault_options,
     http_options,
     kafka_address,
     moment,
 )
 from cartsim.replay_checkpoint import ReplayCheckpoint, ReplayPlan
 from cartsim.settings import Settings, get_settings
+from cartsim.truth import FaultOptions
 
 if TYPE_CHECKING:  # the engine is imported when the command runs, not at start-up
+    from cartsim.producer.inject import FaultyTarget
     from cartsim.producer.replay import Status
+
+#: Why a replay with faults keeps no checkpoint: the injector's held records, its random state
+#: and the truth file's tally would all have to be in it, and a resumed run's faults would
+#: still differ from those of one run.
+_ONE_RUN = "a replay with fault options or --truth is one run and keeps no checkpoint"
 
 
 def _speed(ctx: click.Context, param: click.Parameter, value: str) -> float | None:
@@ -152,7 +160,9 @@ def progress_line(console: Console) -> Iterator[Callable[[Status], None] | None]
     default=1.0,
     help="Fraction of sessions to keep, whole sessions (default: all).",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of --sample.")
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seed of --sample and of the faults."
+)
 @click.option(
     "--speed",
     default="max",
@@ -175,6 +185,7 @@ def progress_line(console: Console) -> Iterator[Callable[[Status], None] | None]
 )
 @click.option("--strict", is_flag=True, help="Stop at the first line that is not a valid event.")
 @http_options
+@fault_options
 @click.option(
     "--checkpoint",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -204,6 +215,8 @@ def replay(
     concurrency: int,
     headers: dict[str, str],
     retry_for: float,
+    faults: FaultOptions,
+    truth: Path | None,
     checkpoint: Path | None,
     resume: Path | None,
     metrics_port: int | None,
@@ -211,6 +224,7 @@ def replay(
     """Replay events from SOURCE (default: the store) to a target, optionally paced, re-timed,
     filtered and looped. SOURCE is store, kafka (the configured topic), kafka://HOST:PORT/TOPIC,
     a JSON-lines file (.gz or plain) or - for stdin."""
+    from cartsim.producer.inject import FaultyTarget
     from cartsim.producer.replay import Replay, stop_on_signals
     from cartsim.producer.selection import Selection
     from cartsim.producer.targets import HttpOptions, open_target
@@ -222,6 +236,11 @@ def replay(
         raise click.BadParameter("is before --start", param_hint="--end")
     if source == "-" and loops != 1:
         raise click.BadParameter("stdin can be read once: leave out --loop", param_hint="--loop")
+    faulty = faults.active or truth is not None
+    if faulty and resume is not None:
+        raise click.UsageError(f"--resume continues a replay without faults: {_ONE_RUN}")
+    if faulty and checkpoint is not None:
+        raise click.UsageError(f"leave out --checkpoint: {_ONE_RUN}")
     settings = get_settings()
     opened = open_source(source, logs, settings)
     bootstrap = settings.require_bootstrap() if to.kind == "kafka" and not to.address else None
@@ -261,7 +280,7 @@ def replay(
         opened,  # type: ignore[arg-type]
         Selection(start_ms, end_ms, frozenset(event_types), sample, seed),
         point,
-        path,
+        None if faulty else path,
         speed=speed,
         retime_ms=retime_ms,
         strict=strict,
@@ -274,7 +293,10 @@ def replay(
 
         metrics = serve(metrics_port, "replay")
 
+    sink: FaultyTarget | None = None
+
     async def run() -> None:
+        nonlocal sink
         stop_on_signals(job.stop)
         with progress_line(console) as on_progress:
             job.on_progress = on_progress
@@ -282,7 +304,12 @@ def replay(
             async with opened as target:
                 if metrics is not None:
                     metrics.watch(target)
-                await job.run(target)
+                if not faulty:
+                    await job.run(target)
+                    return
+                sink = FaultyTarget(target, settings, faults=faults, seed=seed, truth=truth)
+                await job.run(sink)
+                sink.close()
 
     before = point.delivered
     try:
@@ -290,17 +317,23 @@ def replay(
     except CartsimError as exc:
         if not job.status.handed:
             raise
-        raise CartsimError(
-            f"{exc} — {point.delivered - before:,} events delivered in this run; "
-            f"continue with --resume {path}"
-        ) from exc
+        delivered = f"{exc} — {point.delivered - before:,} events delivered in this run"
+        if faulty:
+            raise CartsimError(f"{delivered}; {_ONE_RUN}: run it again") from exc
+        raise CartsimError(f"{delivered}; continue with --resume {path}") from exc
     done = point.delivered - before
     rejects = job.rejects
     if rejects.count:
         console.print(f"[yellow]{rejects.count:,} lines were not valid events and were skipped:[/]")
         for example in rejects.examples:
             console.print(f"  {example}")
-    if point.finished:
+    if sink is not None:
+        extras = sink.records - sink.clean
+        what = f"{sink.clean:,} events from {opened} to {target_name!r}"
+        what += f" with faults ({extras:,} extra records)" if faults.active else ""
+        what += f"; truth in {truth}" if truth is not None else ""
+        console.print(f"replayed {what}" if point.finished else f"stopped after {what}")
+    elif point.finished:
         console.print(f"replayed {done:,} events from {opened} to {target_name!r}")
     else:
         console.print(

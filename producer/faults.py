@@ -1,6 +1,6 @@
 """Faults on purpose: duplicates, late and reordered events, malformed records, labelled.
 
-Pure and seedable: `Injector` takes the clean stream of (key, value) records and yields what to
+Pure and seedable: `Injector` takes the clean stream of (key, value) records and gives what to
 send, each with the `Fault` it carries (None for a clean event in its place). The same records,
 options and seed give the same output. Every clean event is sent exactly once (late and
 reordered ones at another position); duplicates and malformed records are extra records. Each
@@ -24,7 +24,7 @@ from __future__ import annotations
 import heapq
 import random
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, get_args
 
@@ -100,16 +100,18 @@ def corrupt(value: bytes, kind: MalformedKind, rng: random.Random) -> bytes:
 
 
 class Injector:
-    """Iterate to get the outgoing records; `on_clean` sees every clean event in stream order."""
+    """Feed it the clean stream in order; `on_clean` sees every clean event as it is fed.
+
+    `feed` returns the records to send now, `drain` those still held at the end, so the
+    stream can come whole (produce) or batch by batch as a replay reads it.
+    """
 
     def __init__(
         self,
-        records: Iterator[KeyedEvent],
         options: FaultOptions,
         seed: int,
         on_clean: Callable[[KeyedEvent], None] | None = None,
     ) -> None:
-        self.records = records
         self.options = options
         self.rng = random.Random(f"cartsim-faults-{seed}")
         self.on_clean = on_clean
@@ -119,21 +121,23 @@ class Injector:
         self.waiting: dict[bytes, Outgoing] = {}  # session key -> record sent after its next
         self.position = 0  # records handed out so far
         self.order = 0
+        self.clock = 0  # the latest event time fed, when late events are held
 
-    def __iter__(self) -> Iterator[Outgoing]:
+    def feed(self, records: Iterable[KeyedEvent]) -> list[Outgoing]:
+        """What goes out after these clean records, in order."""
         options, rng, ready = self.options, self.rng, self.ready
         duplicate = options.duplicates
         late = duplicate + options.late
         reorder = late + options.reorder
         malformed = reorder + options.malformed
-        clock = 0
-        for record in self.records:
+        out: list[Outgoing] = []
+        for record in records:
             if self.on_clean is not None:
                 self.on_clean(record)
             key, value = record
             if options.late:
-                clock = max(clock, timestamp_ms(value))
-                while self.late and self.late[0][0] <= clock:
+                self.clock = max(self.clock, timestamp_ms(value))
+                while self.late and self.late[0][0] <= self.clock:
                     ready.append(heapq.heappop(self.late)[2])
             before = self.waiting.pop(key, None)
             draw = rng.random()
@@ -157,10 +161,10 @@ class Injector:
                 ready.append(before)
             while self.repeats and self.repeats[0][0] <= self.position + len(ready):
                 ready.append(heapq.heappop(self.repeats)[2])
-            while ready:
-                self.position += 1
-                yield ready.popleft()
-        yield from self.drain()
+            self.position += len(ready)
+            out.extend(ready)
+            ready.clear()
+        return out
 
     def drain(self) -> list[Outgoing]:
         """Everything still held, in the order it would have gone: late, reordered, repeats."""

@@ -35,7 +35,8 @@ _SAVE_EVERY_S = 1.0
 
 
 class Target(Protocol):
-    sent: int
+    @property
+    def sent(self) -> int: ...
 
     async def send(self, records: Iterable[tuple[bytes, bytes]]) -> int: ...
 

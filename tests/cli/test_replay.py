@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from itertools import islice
 from pathlib import Path
 
 import orjson
@@ -18,42 +17,11 @@ import pytest
 
 from cartsim.broker import EmbeddedBroker
 from cartsim.kafka import ensure_topic
-from cartsim.producer.catalog import build_catalog
-from cartsim.producer.journeys import steady
+from tests.cli.conftest import COUNT, replay
 from tests.conftest import wait_until
 from tests.filled import fill_store
 from tests.producer.collector import Collector, serving
 from tests.topic import read_records
-
-COUNT = 2_000
-
-
-def cartsim(
-    data_dir: Path, *args: str, stdin: bytes | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CARTSIM_")}
-    return subprocess.run(
-        [sys.executable, "-m", "cartsim.cli", "replay", *args],
-        env={**env, "CARTSIM_DATA_DIR": str(data_dir)},
-        input=None if stdin is None else stdin.decode(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-@pytest.fixture(scope="module")
-def lines() -> list[bytes]:
-    records = islice(steady(11, 50.0, build_catalog(), now_ms=1_731_330_000_000), COUNT)
-    return [value for _, value in records]
-
-
-@pytest.fixture
-def events_file(tmp_path: Path, lines: list[bytes]) -> Path:
-    path = tmp_path / "events.jsonl"
-    path.write_bytes(b"\n".join(lines) + b"\n")
-    return path
 
 
 @pytest.fixture
@@ -80,7 +48,7 @@ def collector() -> Iterator[Collector]:
 
 
 def test_a_file_goes_to_a_webhook(tmp_path: Path, events_file: Path, collector: Collector) -> None:
-    result = cartsim(tmp_path, str(events_file), "--to", collector.url, "--batch-size", "150")
+    result = replay(tmp_path, str(events_file), "--to", collector.url, "--batch-size", "150")
     assert result.returncode == 0, result.stderr
     assert sorted(collector.events()) == sorted(events_file.read_bytes().splitlines())
     assert f"replayed {COUNT:,} events from {events_file}" in result.stderr
@@ -121,11 +89,11 @@ def test_ctrl_c_stops_and_resume_continues_without_repeats(
     first = out.read_bytes().splitlines()
     assert 0 < len(first) < COUNT
 
-    other = cartsim(tmp_path, "--to", f"file:{out}", "--sample", "0.5", "--resume", str(checkpoint))
+    other = replay(tmp_path, "--to", f"file:{out}", "--sample", "0.5", "--resume", str(checkpoint))
     assert other.returncode == 2 and "records another replay (sample differ)" in other.stderr
     assert out.read_bytes().splitlines() == first
 
-    rest = cartsim(tmp_path, "--to", f"file:{out}", "--resume", str(checkpoint))  # flat out now
+    rest = replay(tmp_path, "--to", f"file:{out}", "--resume", str(checkpoint))  # flat out now
     assert rest.returncode == 0, rest.stderr
     assert f"replayed {COUNT - len(first):,} events" in rest.stderr
     assert sorted(out.read_bytes().splitlines()) == sorted(lines)  # continued, none twice
@@ -152,7 +120,7 @@ def test_ctrl_c_stops_and_resume_continues_without_repeats(
 def test_bad_input_is_one_line(
     tmp_path: Path, args: tuple[str, ...], code: int, message: str
 ) -> None:
-    result = cartsim(tmp_path, *args)
+    result = replay(tmp_path, *args)
     assert result.returncode == code and message in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
     if code == 1:
@@ -160,25 +128,25 @@ def test_bad_input_is_one_line(
 
 
 def test_bad_sources_and_empty_selections(tmp_path: Path, events_file: Path) -> None:
-    nothing = cartsim(tmp_path, str(events_file), "--to", "stdout", "--end", "2001-01-01")
+    nothing = replay(tmp_path, str(events_file), "--to", "stdout", "--end", "2001-01-01")
     assert nothing.returncode == 1 and f"no event of the {COUNT:,} in" in nothing.stderr
     empty = tmp_path / "empty.jsonl"
     empty.write_bytes(b"")
-    assert "holds no events" in cartsim(tmp_path, str(empty), "--to", "stdout").stderr
+    assert "holds no events" in replay(tmp_path, str(empty), "--to", "stdout").stderr
 
     lines = events_file.read_bytes().splitlines()
     mixed = b"\n".join([lines[0], b'{"event_id": 1}', lines[1], b"oops"]) + b"\n"
-    reported = cartsim(tmp_path, "-", "--to", "stdout", stdin=mixed)
+    reported = replay(tmp_path, "-", "--to", "stdout", stdin=mixed)
     assert reported.returncode == 0 and reported.stdout.count("\n") == 2
     assert "2 lines were not valid events" in reported.stderr
     assert (
         "stdin line 2: missing" in reported.stderr and "stdin line 4: not JSON" in reported.stderr
     )
-    strict = cartsim(tmp_path, "-", "--to", "stdout", "--strict", stdin=mixed)
+    strict = replay(tmp_path, "-", "--to", "stdout", "--strict", stdin=mixed)
     assert strict.returncode == 1 and "stdin line 2 is not a valid event" in strict.stderr
     assert "Traceback" not in strict.stderr
 
-    gave_up = cartsim(
+    gave_up = replay(
         tmp_path, str(events_file), "--to", "http://127.0.0.1:9/x", "--retry-for", "0.5"
     )
     assert gave_up.returncode == 1 and "gave up on http://127.0.0.1:9/x" in gave_up.stderr
@@ -188,8 +156,8 @@ def test_bad_sources_and_empty_selections(tmp_path: Path, events_file: Path) -> 
 def test_an_unknown_topic_is_one_line(tmp_path: Path, events_file: Path) -> None:
     with EmbeddedBroker() as broker:
         asyncio.run(ensure_topic(broker.bootstrap, "exists", 1))
-        to = cartsim(tmp_path, str(events_file), "--to", f"kafka://{broker.bootstrap}/nope")
-        source = cartsim(tmp_path, f"kafka://{broker.bootstrap}/nope", "--to", "stdout")
+        to = replay(tmp_path, str(events_file), "--to", f"kafka://{broker.bootstrap}/nope")
+        source = replay(tmp_path, f"kafka://{broker.bootstrap}/nope", "--to", "stdout")
     for result in (to, source):
         assert result.returncode == 1, result.stderr
         assert result.stderr.strip() == f"error: topic 'nope' does not exist at {broker.bootstrap}"
@@ -198,7 +166,7 @@ def test_an_unknown_topic_is_one_line(tmp_path: Path, events_file: Path) -> None
 def test_create_topic_makes_a_missing_target_topic(tmp_path: Path, events_file: Path) -> None:
     with EmbeddedBroker() as broker:
         to = f"kafka://{broker.bootstrap}/copy"
-        result = cartsim(tmp_path, str(events_file), "--to", to, "--create-topic")
+        result = replay(tmp_path, str(events_file), "--to", to, "--create-topic")
         assert result.returncode == 0, result.stderr
         records = asyncio.run(read_records(broker.bootstrap, "copy", COUNT, within_s=60))
     assert sorted(r.value for r in records) == sorted(events_file.read_bytes().splitlines())

@@ -117,12 +117,11 @@ def test_without_fault_options_the_stream_is_byte_identical(tmp_path: Path) -> N
 
 
 def test_faults_and_their_truth_file(tmp_path: Path) -> None:
-    import hashlib
-
     import jsonschema
 
     from cartsim.producer.schema import TRUTH_SCHEMA_PATH
     from cartsim.truth import ExpectedResults, InjectedFault, TruthRun, truth_line
+    from tests.truth import assert_labels
 
     out, truth = tmp_path / "faulty.jsonl", tmp_path / "truth.jsonl"
     faults = ("--duplicates", "0.02", "--late", "0.05:1m", "--reorder", "0.02")
@@ -140,12 +139,7 @@ def test_faults_and_their_truth_file(tmp_path: Path) -> None:
     sent = out.read_bytes().splitlines()
     extras = sum(f.fault in ("duplicate", "malformed") for f in faults_seen)
     assert len(sent) == 3000 + extras and parsed[-1].injected["late"] > 50
-    for fault in faults_seen:
-        record = sent[fault.sequence]
-        if fault.fault == "malformed":
-            assert hashlib.sha256(record).hexdigest() == fault.sha256
-        else:
-            assert orjson.loads(record)["event_id"] == fault.event_id
+    assert_labels(sent, faults_seen)
 
 
 def test_bad_fault_options_are_one_error(tmp_path: Path) -> None:

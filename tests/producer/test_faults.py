@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections import Counter
 from datetime import datetime
 
@@ -34,7 +33,8 @@ def clean(products: tuple[Product, ...]) -> list[KeyedEvent]:
 def inject(
     clean: list[KeyedEvent], options: FaultOptions = FAULTS, seed: int = 1
 ) -> list[Outgoing]:
-    return list(Injector(iter(clean), options, seed))
+    injector = Injector(options, seed)
+    return injector.feed(clean) + injector.drain()
 
 
 def test_without_faults_the_stream_is_unchanged(clean: list[KeyedEvent]) -> None:
@@ -44,6 +44,12 @@ def test_without_faults_the_stream_is_unchanged(clean: list[KeyedEvent]) -> None
 def test_the_same_seed_gives_the_same_stream(clean: list[KeyedEvent]) -> None:
     assert inject(clean) == inject(clean)
     assert inject(clean) != inject(clean, seed=2)
+
+
+def test_fed_in_batches_the_stream_is_the_same(clean: list[KeyedEvent]) -> None:
+    injector = Injector(FAULTS, 1)
+    batches = [injector.feed(clean[at : at + 777]) for at in range(0, len(clean), 777)]
+    assert [item for batch in batches for item in batch] + injector.drain() == inject(clean)
 
 
 def test_every_clean_event_is_sent_once_and_the_extras_are_labelled(
@@ -126,8 +132,8 @@ def test_malformed_records_fail_the_event_model(clean: list[KeyedEvent]) -> None
 def test_a_stopped_stream_drains_what_it_holds(clean: list[KeyedEvent]) -> None:
     pulled: list[KeyedEvent] = []
     options = FaultOptions(duplicates=0.1, late=0.1, late_delay_ms=600_000, reorder=0.1)
-    injector = Injector(iter(clean), options, 3, on_clean=pulled.append)
-    taken = list(itertools.islice(iter(injector), 2000))
+    injector = Injector(options, 3, on_clean=pulled.append)
+    taken = injector.feed(clean[:1000]) + injector.feed(clean[1000:2000])
     rest = injector.drain()
     sent = [r for r, f in taken + rest if f is None or f.kind in MOVED]
     assert any(f is not None and f.kind in MOVED for _, f in rest)

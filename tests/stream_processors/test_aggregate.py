@@ -216,7 +216,8 @@ def test_faults_leave_the_tables_as_the_clean_stream_does(seed: int) -> None:
     options = FaultOptions(
         duplicates=0.02, late=0.03, late_delay_ms=120_000, reorder=0.05, malformed=0.005
     )
-    out = list(Injector(iter(clean), options, seed))
+    injector = Injector(options, seed)
+    out = injector.feed(clean) + injector.drain()
 
     def by_partition(records: list[tuple[bytes, bytes]]) -> list[list[bytes]]:
         split: list[list[bytes]] = [[] for _ in range(PARTITIONS)]
