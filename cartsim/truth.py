@@ -1,9 +1,10 @@
 """The truth file of a faulty stream: what was injected, and what a correct pipeline reports.
 
-`cartsim produce --truth PATH` writes JSON lines: one `TruthRun` (the options), one
-`InjectedFault` per fault as it is sent, and last one `ExpectedResults`, the figures of the clean
-stream (every generated event once, in generation order). A consumer under test checks itself
-against it; schemas/truth_line.schema.json is the JSON Schema of a line.
+`cartsim produce --truth PATH` and `cartsim replay --truth PATH` write JSON lines: one
+`TruthRun` (the options), one `InjectedFault` per fault as it is sent, and last one
+`ExpectedResults`, the figures of the clean stream (every generated or replayed event once, in
+the order it was handed to the injector). A consumer under test checks itself against it;
+schemas/truth_line.schema.json is the JSON Schema of a line.
 """
 
 from __future__ import annotations

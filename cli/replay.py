@@ -308,8 +308,8 @@ def replay(
                     await job.run(target)
                     return
                 sink = FaultyTarget(target, settings, faults=faults, seed=seed, truth=truth)
-                await job.run(sink)
-                sink.close()
+                async with sink:
+                    await job.run(sink)
 
     before = point.delivered
     try:

@@ -14,6 +14,8 @@ import asyncio
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from types import TracebackType
+from typing import Self
 
 from cartsim.producer.emit import emit
 from cartsim.producer.expected import ExpectedTally
@@ -39,8 +41,9 @@ class FaultyTarget:
     """A target for clean records that sends them with faults injected and writes the truth.
 
     `send` returns the records that went out (extras in, held ones not yet); `sent` is what the
-    wrapped target acknowledged. `flush` sends what the injector still holds, then `close`
-    ends the truth file with the expected results of every clean record sent through.
+    wrapped target acknowledged. `flush` sends what the injector still holds; leaving the
+    `async with` ends the truth file with the expected results of every clean record sent
+    through (without them when the block failed).
     """
 
     def __init__(
@@ -90,9 +93,17 @@ class FaultyTarget:
         if flush is not None:
             await flush()
 
-    def close(self) -> None:
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         if self.truth_file is not None:
-            self.truth_file.close()
+            self.truth_file.close(failed=exc is not None)
 
 
 async def emit_with_faults(
@@ -112,8 +123,7 @@ async def emit_with_faults(
     When stopped, records the injector still holds (late, reordered, repeats) are sent before
     returning, so the clean events taken from `records` all reach the target.
     """
-    faulty = FaultyTarget(target, settings, faults=faults, seed=seed, truth=truth)
-    await emit(records, faulty, rate=rate, stop=stop, on_progress=on_progress)
-    await faulty.flush()
-    faulty.close()
+    async with FaultyTarget(target, settings, faults=faults, seed=seed, truth=truth) as faulty:
+        await emit(records, faulty, rate=rate, stop=stop, on_progress=on_progress)
+        await faulty.flush()
     return faulty.records

@@ -165,3 +165,15 @@ def test_bad_fault_options_are_one_line(
     assert "Traceback" not in result.stderr and not result.stdout
     if code == 1:
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_failed_faulty_replay_leaves_no_expected_results(
+    tmp_path: Path, events_file: Path
+) -> None:
+    truth = tmp_path / "truth.jsonl"
+    args = ("--duplicates", "0.1", "--truth", str(truth), "--retry-for", "0.5")
+    result = replay(tmp_path, str(events_file), "--to", "http://127.0.0.1:9/x", *args)
+    assert result.returncode == 1 and "gave up on http://127.0.0.1:9/x" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    kinds = [orjson.loads(line)["kind"] for line in truth.read_bytes().splitlines()]
+    assert kinds[0] == "run" and "expected" not in kinds
