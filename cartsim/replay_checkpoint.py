@@ -22,6 +22,9 @@ class ReplayPlan(BaseModel):
 
     source: str
     target: str
+    from_ms: int | None = Field(
+        default=None, description="A Kafka source is read from its records written since then."
+    )
     start_ms: int | None = None
     end_ms: int | None = None
     event_types: list[str] = Field(default_factory=list)

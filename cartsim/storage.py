@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import os
 import re
-import zlib
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from isal import isal_zlib
 
 SEGMENT_PREFIX = "cart_events"
 _READ_WINDOW = 1 << 20  # bytes read at a time; keeps read_gzip_members' copies small
@@ -138,14 +139,15 @@ class Segment:
 def gzip_members(data: bytes) -> Iterator[tuple[int, int, bytes]]:
     """Each whole gzip member of `data`: (where it starts, where it ends, what it holds).
 
-    Stops at a torn last member (a crash mid-write, or a writer still appending).
+    Stops at a torn last member (a crash mid-write, or a writer still appending). Decoded with
+    ISA-L, which reads gzip two to three times as fast as zlib: replay and ingest read every byte.
     """
     position = 0
     while position < len(data):
-        decoder = zlib.decompressobj(wbits=31)
+        decoder = isal_zlib.decompressobj(wbits=31)
         try:
             chunk = decoder.decompress(data[position:])
-        except zlib.error:
+        except isal_zlib.error:  # type: ignore[misc]  # its stub declares an instance
             return
         if not decoder.eof:
             return
@@ -163,7 +165,10 @@ def read_gzip_members(data: bytes) -> tuple[list[bytes], int]:
     lines: list[bytes] = []
     position = 0
     for _, end, chunk in gzip_members(data):
-        lines.extend(line for line in chunk.split(b"\n") if line)
+        split = chunk.split(b"\n")
+        if split and not split[-1]:
+            split.pop()  # after the last newline
+        lines.extend(split if b"" not in split else (line for line in split if line))
         position = end
     return lines, position
 

@@ -68,20 +68,26 @@ def _retime(ctx: click.Context, param: click.Parameter, value: str | None) -> st
     return value
 
 
-def open_source(spec: str, logs: tuple[str, ...], settings: Settings) -> object:
+def open_source(
+    spec: str, logs: tuple[str, ...], settings: Settings, from_ms: int | None = None
+) -> object:
     """The source SPEC names: store, kafka, kafka://HOST:PORT/TOPIC, `-` (stdin) or a file."""
     from cartsim.producer.sources import FileSource, KafkaSource, StoreSource
     from cartsim.storage import Layout
 
     if logs and spec != "store":
         raise click.BadParameter("--log applies to the store only", param_hint="--log")
+    if from_ms is not None and spec != "kafka" and not spec.startswith("kafka://"):
+        raise click.BadParameter(
+            "applies to a Kafka source only (use --start for event time)", param_hint="--from-time"
+        )
     if spec == "store":
         return StoreSource(Layout(settings.data_dir), logs)
     if spec == "kafka":
-        return KafkaSource(KafkaAddress(settings.require_bootstrap(), settings.topic))
+        return KafkaSource(KafkaAddress(settings.require_bootstrap(), settings.topic), from_ms)
     if spec.startswith("kafka://"):
         try:
-            return KafkaSource(kafka_address(spec))
+            return KafkaSource(kafka_address(spec), from_ms)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="SOURCE") from None
     if spec == "-":
@@ -145,6 +151,12 @@ def progress_line(console: Console) -> Iterator[Callable[[Status], None] | None]
     help="Create a kafka://HOST:PORT/TOPIC target topic (CARTSIM_PARTITIONS) when it is missing.",
 )
 @click.option("--log", "logs", multiple=True, help="Store only: replay this log (repeatable).")
+@click.option(
+    "--from-time",
+    callback=moment,
+    help="Kafka source only: read each partition from its first record written at or after "
+    "this instant (record time, as Kafka's offsets for times), not from the beginning.",
+)
 @click.option("--start", callback=moment, help="Earliest event time, inclusive (as the API).")
 @click.option("--end", callback=moment, help="Latest event time, inclusive (as the API).")
 @click.option(
@@ -202,6 +214,7 @@ def replay(
     to: Destination,
     create_topic: bool,
     logs: tuple[str, ...],
+    from_time: datetime | None,
     start: datetime | None,
     end: datetime | None,
     event_types: tuple[str, ...],
@@ -242,12 +255,14 @@ def replay(
     if faulty and checkpoint is not None:
         raise click.UsageError(f"leave out --checkpoint: {_ONE_RUN}")
     settings = get_settings()
-    opened = open_source(source, logs, settings)
+    from_ms = None if from_time is None else epoch_ms(from_time)
+    opened = open_source(source, logs, settings, from_ms)
     bootstrap = settings.require_bootstrap() if to.kind == "kafka" and not to.address else None
     target_name = f"kafka://{bootstrap}/{settings.topic}" if bootstrap else str(to)
     plan = ReplayPlan(
         source=source if source != "store" else f"store:{Path(settings.data_dir).resolve()}",
         target=target_name,
+        from_ms=from_ms,
         start_ms=start_ms,
         end_ms=end_ms,
         event_types=sorted(set(event_types)),

@@ -1,21 +1,23 @@
 """A source's line as an event to replay, or the reason it is not one.
 
-Replay passes each event's bytes on unchanged unless it re-times it, so it checks what it relies
-on and what a consumer of the contract would trip over, without a full model validation (four
-times the cost of parsing): a JSON object holding every public field of `cartsim.events` and no
-unknown field, a known `event_type`, string ids, an integer `timestamp_unix` and a string
-`timestamp`.
+Every line is checked against the whole contract of `cartsim.events` (each field present and of
+its type, enumerated fields among their values, minimums kept, no unknown field) by one msgspec
+decode into a struct made from `EVENT_FIELDS`: it builds no dict and is about twice as fast as
+parsing the line with orjson alone. The bytes are passed on unchanged unless the event is
+re-timed. A line that fails is decoded again, slowly, only to say why in plain words.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any, NamedTuple
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
+import msgspec
 import orjson
 
 from cartsim.errors import CartsimError
-from cartsim.events import EVENT_TYPES, PUBLIC_FIELDS, CartEvent
+from cartsim.events import EVENT_FIELDS, EVENT_TYPES, PUBLIC_FIELDS, CartEvent, EventField
 
 _PUBLIC = frozenset(PUBLIC_FIELDS)
 _ALL = frozenset(CartEvent.model_fields)
@@ -24,11 +26,12 @@ _TYPES = frozenset(EVENT_TYPES)
 _EXAMPLES = 5
 
 
-class Event(NamedTuple):
+class Event(msgspec.Struct, frozen=True, gc=False):
     """One event on its way: its time (ms), Kafka key (the session id), JSON and type.
 
-    The parsed fields are not kept: a chunk of 50,000 dicts costs the garbage collector more
-    than parsing again the few events that are re-timed.
+    The parsed fields are not kept: they would cost memory and the garbage collector more than
+    parsing again the few events that are re-timed. A struct, not a named tuple: it is made once
+    per event and costs a fifth as much to make.
     """
 
     ts: int
@@ -37,20 +40,46 @@ class Event(NamedTuple):
     event_type: str
 
 
+def _annotation(field: EventField) -> Any:
+    # `timestamp` stays text: it is passed on as written, and re-timing keeps its UTC offset.
+    kind: Any = Literal[field.choices] if field.choices else field.type
+    if kind is datetime:
+        kind = str
+    if field.minimum is not None:
+        kind = Annotated[kind, msgspec.Meta(ge=field.minimum)]
+    return kind | None if field.nullable else kind
+
+
+_Contract = msgspec.defstruct(
+    "_Contract",
+    [
+        (field.name, _annotation(field)) if field.public else (field.name, _annotation(field), None)
+        for field in sorted(EVENT_FIELDS, key=lambda field: not field.public)
+    ],
+    forbid_unknown_fields=True,
+    gc=False,
+)
+_decode: Callable[[bytes], Any] = msgspec.json.Decoder(_Contract).decode
+
+
 def _some(names: Iterable[str]) -> str:
     first = sorted(names)
     return ", ".join(first[:3]) + (f" and {len(first) - 3} more" if len(first) > 3 else "")
 
 
-def _problem(fields: Any) -> str | None:
+def _problem(line: bytes, error: msgspec.MsgspecError) -> str:
+    """Why `line` is not an event, in the words of the common cases, else msgspec's."""
+    try:
+        fields = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        return f"not JSON ({exc})"
     if type(fields) is not dict:
         return "not a JSON object"
     keys = fields.keys()
-    if keys != _ALL:
-        if missing := _PUBLIC - keys:
-            return f"missing {_some(missing)}"
-        if unknown := keys - _ALL:
-            return f"unknown field {_some(unknown)}"
+    if missing := _PUBLIC - keys:
+        return f"missing {_some(missing)}"
+    if unknown := keys - _ALL:
+        return f"unknown field {_some(unknown)}"
     if fields["event_type"] not in _TYPES:
         return f"unknown event_type {fields['event_type']!r}"
     for name in ("event_id", "session_id", "timestamp"):
@@ -58,21 +87,32 @@ def _problem(fields: Any) -> str | None:
             return f"{name} is not a string"
     if type(fields["timestamp_unix"]) is not int:
         return "timestamp_unix is not an integer"
-    return None
+    return str(error)
 
 
 def decode(line: bytes) -> Event | str:
     """The event on `line`, or why it is not a valid one."""
     try:
-        fields = orjson.loads(line)
-    except orjson.JSONDecodeError as exc:
-        return f"not JSON ({exc})"
-    problem = _problem(fields)
-    if problem is not None:
-        return problem
-    return Event(
-        fields["timestamp_unix"], fields["session_id"].encode(), line, fields["event_type"]
-    )
+        fields = _decode(line)
+    except msgspec.MsgspecError as exc:
+        return _problem(line, exc)
+    return Event(fields.timestamp_unix, fields.session_id.encode(), line, fields.event_type)
+
+
+def decode_lines(lines: list[bytes], where: str, rejects: Rejects, first: int = 1) -> list[Event]:
+    """The valid events of `lines`; the others are given to `rejects` as `where` line N."""
+    events: list[Event] = []
+    append = events.append
+    failed = 0  # so a line's number is known without counting every line
+    for line in lines:
+        try:
+            fields = _decode(line)
+        except msgspec.MsgspecError as exc:
+            rejects.add(f"{where} line {first + len(events) + failed}", _problem(line, exc))
+            failed += 1
+            continue
+        append(Event(fields.timestamp_unix, fields.session_id.encode(), line, fields.event_type))
+    return events
 
 
 class InvalidEventError(CartsimError):

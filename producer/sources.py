@@ -1,10 +1,10 @@
 """Where replayed events come from: the sink's store, a JSON-lines file or stdin, a Kafka topic.
 
-Every source yields its valid events in chunks; invalid lines go to `Rejects`. The store and a
+Every source yields its valid events in batches; invalid lines go to `Rejects`. The store and a
 topic hold several ordered streams (one per partition), which are merged by event time, so the
 recorded interleaving of sessions is kept and each session (one partition) stays in its order.
-A file is replayed in its own order. Files are read and decoded in a worker thread, chunk by
-chunk, so the event loop only sends.
+A file is replayed in its own order. Files are read and decoded in a worker thread, batch by
+batch, so the event loop only sends.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ import gzip
 import heapq
 import sys
 import time
+from bisect import bisect_right
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
 from dataclasses import dataclass
-from itertools import islice
+from itertools import accumulate
 from operator import attrgetter
 from pathlib import Path
 from typing import BinaryIO
@@ -28,11 +29,12 @@ from aiokafka.errors import KafkaError
 
 from cartsim.errors import CartsimError, KafkaUnavailableError
 from cartsim.kafka import high_watermarks, partition_count
-from cartsim.producer.decoding import Event, Rejects, decode
+from cartsim.producer.decoding import Event, Rejects, decode, decode_lines
 from cartsim.producer.options import KafkaAddress
 from cartsim.storage import Layout, Segment, whole_members
 
-Keep = Callable[[Event], bool]
+#: Which events of a batch are replayed (`Selection.kept`).
+Keep = Callable[[list[Event]], list[Event]]
 _BY_TIME = attrgetter("ts")
 _READ_BYTES = 1 << 20
 _SEGMENT_BATCH = 20_000
@@ -45,16 +47,66 @@ class SourceError(CartsimError):
     """The source cannot be read, or holds nothing to replay."""
 
 
-def _decoded(
-    lines: Iterable[bytes], name: str, rejects: Rejects, first: int = 1
-) -> Iterator[Event]:
-    """The valid events of `lines`, the invalid ones given to `rejects` as `name` line N."""
-    for number, line in enumerate(lines, first):
-        event = decode(line)
-        if isinstance(event, str):
-            rejects.add(f"{name} line {number}", event)
-        else:
-            yield event
+class _Run:
+    """One ordered stream's events not merged yet, each with its merge key: the latest event
+    time of its stream so far. Keys never decrease, so a late event keeps its place right after
+    the event before it, as a heap merge by time would place it."""
+
+    def __init__(self, batches: Iterator[list[Event]]) -> None:
+        self.batches = batches
+        self.events: list[Event] = []
+        self.keys: list[float] = []
+        self.latest: float = float("-inf")
+
+    def fill(self) -> bool:
+        """Read on until events are pending; False once the stream is over."""
+        while not self.events:
+            batch = next(self.batches, None)
+            if batch is None:
+                return False
+            self.events = batch
+            self.keys = list(accumulate(map(_BY_TIME, batch), max, initial=self.latest))[1:]
+            if self.keys:
+                self.latest = self.keys[-1]
+        return True
+
+    def take(self, bound: float) -> tuple[list[float], list[Event]]:
+        """The pending events with a key up to `bound`, and their keys."""
+        cut = bisect_right(self.keys, bound)
+        keys, events = self.keys[:cut], self.events[:cut]
+        del self.keys[:cut], self.events[:cut]
+        return keys, events
+
+
+def merged(streams: list[Iterator[list[Event]]]) -> Iterator[list[Event]]:
+    """The batches of ordered streams merged by event time; events of one millisecond from
+    different streams may come in either order.
+
+    Each round takes from every stream what no unread event can precede (keys up to the least
+    last key pending) and sorts it by key: a stable sort of a few sorted runs merges them in C,
+    where a heap merge costs a step of Python per event.
+    """
+    runs = [_Run(stream) for stream in streams]
+    try:
+        while runs := [run for run in runs if run.fill()]:
+            if len(runs) == 1:
+                events, runs[0].events, runs[0].keys = runs[0].events, [], []
+                yield events
+                continue
+            bound = min(run.keys[-1] for run in runs)
+            keys: list[float] = []
+            events = []
+            for run in runs:
+                taken, chosen = run.take(bound)
+                keys += taken
+                events += chosen
+            order = sorted(range(len(keys)), key=keys.__getitem__)
+            yield list(map(events.__getitem__, order))
+    finally:
+        for stream in streams:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()  # files are closed now, not whenever the generator is collected
 
 
 @dataclass
@@ -84,19 +136,18 @@ class StoreSource:
             raise SourceError(f"no segments{which} in {self.layout.events_dir}: nothing to replay")
         return list(found.values())
 
-    def events(self, rejects: Rejects) -> Iterator[Event]:
+    def batches(self, rejects: Rejects) -> Iterator[list[Event]]:
         streams = self.streams()
         self.read, self.total = 0, sum(s.path.stat().st_size for ss in streams for s in ss)
-        merged = [self._stream(segments, rejects) for segments in streams]
-        return merged[0] if len(merged) == 1 else heapq.merge(*merged, key=_BY_TIME)
+        return merged([self._stream(segments, rejects) for segments in streams])
 
-    def _stream(self, segments: list[Segment], rejects: Rejects) -> Iterator[Event]:
+    def _stream(self, segments: list[Segment], rejects: Rejects) -> Iterator[list[Event]]:
         for segment in segments:
             line, start = 1, 0
             members = whole_members(segment.path, batch_lines=_SEGMENT_BATCH)
             with contextlib.closing(members):  # closed now even when --strict raises
                 for lines, end in members:
-                    yield from _decoded(lines, segment.path.name, rejects, line)
+                    yield decode_lines(lines, segment.path.name, rejects, line)
                     line += len(lines)
                     self.read += end - start
                     start = end
@@ -118,10 +169,13 @@ class FileSource:
     def __str__(self) -> str:
         return "stdin" if self.path is None else str(self.path)
 
-    def events(self, rejects: Rejects) -> Iterator[Event]:
+    def batches(self, rejects: Rejects) -> Iterator[list[Event]]:
         stream = self._open()
         try:  # closed now even when --strict raises
-            yield from _decoded(_lines(stream), str(self), rejects)
+            number = 1
+            for lines in _lines(stream):
+                yield decode_lines(lines, str(self), rejects, number)
+                number += len(lines)
         finally:
             stream.close()
             if self.path is not None and self.raw is not None:
@@ -150,58 +204,74 @@ class FileSource:
         return self.raw.tell() / self.total
 
 
-def _lines(stream: BinaryIO) -> Iterator[bytes]:
-    """Non-empty lines of a binary stream, read a megabyte at a time."""
+def _lines(stream: BinaryIO) -> Iterator[list[bytes]]:
+    """The non-empty lines of a binary stream, read a megabyte at a time."""
     tail = b""
     try:
         while chunk := stream.read(_READ_BYTES):
             lines = (tail + chunk).split(b"\n")
             tail = lines.pop()
-            yield from (line for line in lines if line.strip())
+            yield [line for line in lines if line.strip()]
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise SourceError(f"cannot read the source: {exc}") from exc
     if tail.strip():
-        yield tail
+        yield [tail]
+
+
+def _sized(batches: Iterator[list[Event]], keep: Keep, size: int) -> Generator[list[Event]]:
+    """The kept events of `batches` in lists of `size`, the last one shorter."""
+    pending: list[Event] = []
+    for batch in batches:
+        pending += keep(batch)
+        start = 0
+        while len(pending) - start >= size:
+            yield pending[start : start + size]
+            start += size
+        del pending[:start]
+    if pending:
+        yield pending
 
 
 async def threaded_chunks(
-    events: Iterator[Event], keep: Keep, size: int
+    batches: Iterator[list[Event]], keep: Keep, size: int
 ) -> AsyncIterator[list[Event]]:
-    """Chunks of the kept `events`; each is read in a worker thread while the last is sent."""
-
-    def take() -> tuple[list[Event], bool]:
-        chunk = list(islice(events, size))
-        return [event for event in chunk if keep(event)], len(chunk) < size
-
-    pending = asyncio.ensure_future(asyncio.to_thread(take))
+    """Chunks of `size` kept events; each is read in a worker thread while the last is sent."""
+    chunks = _sized(batches, keep, size)
+    pending = asyncio.ensure_future(asyncio.to_thread(next, chunks, None))
     try:
-        while True:
-            chunk, last = await pending
-            if not last:
-                pending = asyncio.ensure_future(asyncio.to_thread(take))
-            if chunk:
-                yield chunk
-            if last:
-                return
+        while (chunk := await pending) is not None:
+            pending = asyncio.ensure_future(asyncio.to_thread(next, chunks, None))
+            yield chunk
     finally:
         if not pending.done():  # a thread cannot be interrupted: let it finish its chunk
             with contextlib.suppress(Exception):
                 await pending
-        close = getattr(events, "close", None)
+        chunks.close()
+        close = getattr(batches, "close", None)
         if close is not None:
             close()  # files are closed now, not whenever the generator is collected
 
 
 @dataclass
 class KafkaSource:
-    """A topic on any cluster, read from the beginning up to where it ended when the read began
-    (the high watermarks of a fetch, which the embedded broker reports right)."""
+    """A topic on any cluster, read up to where it ended when the read began (the high
+    watermarks of a fetch, which the embedded broker reports right), from the beginning or,
+    with `from_ms`, from each partition's first record written at or after that instant.
+
+    The first record at or after an instant (by record timestamp, as Kafka's offsets-for-times
+    defines it) is looked up with ListOffsets, and the records before it that the answer still
+    covers are skipped as they are read. Kafka answers that very record, so nothing is skipped;
+    the embedded broker answers the partition's first offset for every instant, so its
+    partitions are read from the beginning and the skipping finds the record: exact on both.
+    """
 
     address: KafkaAddress
+    from_ms: int | None = None
 
     def __post_init__(self) -> None:
         self.ends: dict[TopicPartition, int] = {}
         self.done: dict[TopicPartition, int] = {}
+        self.skipping: set[TopicPartition] = set()  # not yet at a record written at from_ms
 
     def __str__(self) -> str:
         return str(self.address)
@@ -216,21 +286,34 @@ class KafkaSource:
         try:
             await consumer.start()
             consumer.assign(list(self.ends))
-            for tp in self.ends:
-                consumer.seek(tp, 0)
-            chunk: list[Event] = []
+            await self._seek(consumer)
+            read: list[Event] = []
             async for event in self._merged(consumer, rejects):
-                if keep(event):
-                    chunk.append(event)
-                    if len(chunk) >= size:
+                read.append(event)
+                if len(read) >= size:
+                    if chunk := keep(read):
                         yield chunk
-                        chunk = []
-            if chunk:
+                    read = []
+            if read and (chunk := keep(read)):
                 yield chunk
         except KafkaError as exc:
             raise KafkaUnavailableError(f"cannot read {self.address}: {exc}", exc) from exc
         finally:
             await consumer.stop()
+
+    async def _seek(self, consumer: AIOKafkaConsumer) -> None:
+        if self.from_ms is None:
+            for tp in self.ends:
+                consumer.seek(tp, 0)
+            return
+        found = await consumer.offsets_for_times(dict.fromkeys(self.ends, self.from_ms))
+        for tp, at in found.items():
+            if at is None or at.offset >= self.ends[tp]:  # nothing written since from_ms
+                self.done[tp] = self.ends[tp]
+            else:
+                consumer.seek(tp, at.offset)
+                self.done[tp] = at.offset
+                self.skipping.add(tp)
 
     async def _merged(self, consumer: AIOKafkaConsumer, rejects: Rejects) -> AsyncIterator[Event]:
         """Every partition's events up to its end, merged by event time."""
@@ -259,6 +342,10 @@ class KafkaSource:
                 if record.offset >= self.ends[tp]:
                     break
                 self.done[tp] = record.offset + 1
+                if tp in self.skipping:
+                    if record.timestamp < (self.from_ms or 0):
+                        continue
+                    self.skipping.discard(tp)
                 event = decode(record.value or b"")
                 if isinstance(event, str):
                     rejects.add(
@@ -290,6 +377,6 @@ async def source_chunks(
         async for chunk in source.chunks(rejects, keep, size):
             yield chunk
         return
-    events = await asyncio.to_thread(source.events, rejects)
-    async for chunk in threaded_chunks(events, keep, size):
+    batches = await asyncio.to_thread(source.batches, rejects)
+    async for chunk in threaded_chunks(batches, keep, size):
         yield chunk

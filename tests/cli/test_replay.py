@@ -113,6 +113,7 @@ def test_ctrl_c_stops_and_resume_continues_without_repeats(
         (("--start", "2024-11-31"), 2, "is not an ISO 8601 date or date-time"),
         (("--start", "2024-11-02", "--end", "2024-11-01"), 2, "is before --start"),
         (("-", "--loop", "2"), 2, "stdin can be read once"),
+        (("--from-time", "2024-11-01", "--to", "stdout"), 2, "applies to a Kafka source only"),
         (("--sample", "0"), 2, "--sample"),
         (("--header", "nocolon"), 2, "use NAME:VALUE"),
     ],

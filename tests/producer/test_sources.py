@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import heapq
+import random
 import time
 from collections import defaultdict
 from datetime import datetime
@@ -13,16 +15,22 @@ from typing import Any
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from cartsim.broker import EmbeddedBroker
 from cartsim.kafka import ensure_topic
 from cartsim.producer.catalog import Product
-from cartsim.producer.decoding import Rejects
+from cartsim.producer.decoding import Event, Rejects
 from cartsim.producer.options import Destination, KafkaAddress
 from cartsim.producer.replay import Replay
 from cartsim.producer.selection import Selection
-from cartsim.producer.sources import FileSource, KafkaSource, StoreSource
+from cartsim.producer.sources import (
+    FileSource,
+    KafkaSource,
+    SourceError,
+    StoreSource,
+    merged,
+)
 from cartsim.producer.targets import open_target
 from cartsim.replay_checkpoint import ReplayCheckpoint, ReplayPlan
 from cartsim.settings import Settings
@@ -120,6 +128,72 @@ def test_the_store_reads_chosen_logs_and_stops_at_a_torn_tail(
     assert sorted(ids(only_b.records)) == sorted(ids(records[1000:1500]))
 
 
+async def write_at(bootstrap: str, topic: str, batches: list[list[tuple[int, bytes]]]) -> None:
+    """Each batch of (record timestamp, value) as one record batch on partition 0."""
+    await ensure_topic(bootstrap, topic, 1)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for batch in batches:
+            builder = producer.create_batch()
+            for at, value in batch:
+                builder.append(key=None, value=value, timestamp=at)
+            await (await producer.send_batch(builder, topic, partition=0))
+    finally:
+        await producer.stop()
+
+
+async def broker_answer(bootstrap: str, topic: str, at: int) -> int | None:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, 0)
+        found = (await consumer.offsets_for_times({tp: at}))[tp]
+        return None if found is None else found.offset
+    finally:
+        await consumer.stop()
+
+
+def test_a_topic_is_read_from_the_first_record_written_at_a_time(
+    records: list[tuple[bytes, bytes]],
+) -> None:
+    values = [value for _, value in records[:40]]
+    stamps = [1_000 + 10 * n for n in range(40)]
+    stamps[25] = 1_100  # written late: Kafka reads on from the first record at the time
+    at = stamps[20]
+    written = list(zip(stamps, values, strict=True))
+    batches = [written[n : n + 7] for n in range(0, 40, 7)]
+    with EmbeddedBroker() as broker:
+        asyncio.run(write_at(broker.bootstrap, "timed", batches))
+        # the embedded broker answers the first offset for any instant; Kafka would answer 20
+        assert asyncio.run(broker_answer(broker.bootstrap, "timed", at)) == 0
+        address = KafkaAddress(broker.bootstrap, "timed")
+        since, everything = Collect(), Collect()
+        replay(KafkaSource(address, from_ms=at), since)
+        replay(KafkaSource(address), everything)
+        with pytest.raises(SourceError, match="holds no events"):
+            replay(KafkaSource(address, from_ms=stamps[-1] + 1), Collect())
+    assert sorted(ids(since.records)) == sorted(ids(records[20:40]))
+    assert sorted(ids(everything.records)) == sorted(ids(records[:40]))
+
+
+def test_streams_merge_as_a_heap_merge_by_time_would_even_with_late_events() -> None:
+    draw = random.Random(3)
+    streams: list[list[Event]] = []
+    for index in range(3):
+        times = sorted(draw.randrange(100_000) for _ in range(2_000))
+        for late in draw.sample(range(2_000), 40):
+            times[late] -= draw.randrange(5_000)  # held back: older than the events before it
+        streams.append([Event(t * 3 + index, b"k", b"%d" % index, "view_item") for t in times])
+
+    def batches(events: list[Event]) -> list[list[Event]]:
+        cuts = sorted(draw.sample(range(1, len(events)), 9))
+        return [events[a:b] for a, b in zip([0, *cuts], [*cuts, len(events)], strict=True)]
+
+    got = [event for batch in merged([iter(batches(s)) for s in streams]) for event in batch]
+    assert got == list(heapq.merge(*streams, key=lambda event: event.ts))
+
+
 @pytest.mark.parametrize("name", ["events.jsonl", "events.jsonl.gz", "events.data"])
 def test_a_file_is_read_plain_or_gzip_by_its_content(
     tmp_path: Path, name: str, records: list[tuple[bytes, bytes]]
@@ -127,5 +201,5 @@ def test_a_file_is_read_plain_or_gzip_by_its_content(
     lines = b"\n".join(value for _, value in records[:300]) + b"\n"
     path = tmp_path / name
     path.write_bytes(gzip.compress(lines) if name != "events.jsonl" else lines)
-    events = list(FileSource(path).events(Rejects()))
+    events = [event for batch in FileSource(path).batches(Rejects()) for event in batch]
     assert [event.value for event in events] == [value for _, value in records[:300]]
