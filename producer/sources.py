@@ -57,6 +57,7 @@ class _Run:
         self.events: list[Event] = []
         self.keys: list[float] = []
         self.latest: float = float("-inf")
+        self.in_time = True  # the pending events' keys are their times: none is late
 
     def fill(self) -> bool:
         """Read on until events are pending; False once the stream is over."""
@@ -64,8 +65,12 @@ class _Run:
             batch = next(self.batches, None)
             if batch is None:
                 return False
+            times: list[float] = list(map(_BY_TIME, batch))
+            self.in_time = bool(times) and times[0] >= self.latest and times == sorted(times)
             self.events = batch
-            self.keys = list(accumulate(map(_BY_TIME, batch), max, initial=self.latest))[1:]
+            self.keys = (
+                times if self.in_time else list(accumulate(times, max, initial=self.latest))[1:]
+            )
             if self.keys:
                 self.latest = self.keys[-1]
         return True
@@ -84,7 +89,8 @@ def merged(streams: list[Iterator[list[Event]]]) -> Iterator[list[Event]]:
 
     Each round takes from every stream what no unread event can precede (keys up to the least
     last key pending) and sorts it by key: a stable sort of a few sorted runs merges them in C,
-    where a heap merge costs a step of Python per event.
+    where a heap merge costs a step of Python per event. Without late events the keys are the
+    times, and the events are sorted by their own.
     """
     runs = [_Run(stream) for stream in streams]
     try:
@@ -94,14 +100,19 @@ def merged(streams: list[Iterator[list[Event]]]) -> Iterator[list[Event]]:
                 yield events
                 continue
             bound = min(run.keys[-1] for run in runs)
+            in_time = all(run.in_time for run in runs)
             keys: list[float] = []
             events = []
             for run in runs:
                 taken, chosen = run.take(bound)
                 keys += taken
                 events += chosen
-            order = sorted(range(len(keys)), key=keys.__getitem__)
-            yield list(map(events.__getitem__, order))
+            if in_time:
+                events.sort(key=_BY_TIME)
+                yield events
+            else:
+                order = sorted(range(len(keys)), key=keys.__getitem__)
+                yield list(map(events.__getitem__, order))
     finally:
         for stream in streams:
             close = getattr(stream, "close", None)

@@ -177,13 +177,14 @@ def test_a_topic_is_read_from_the_first_record_written_at_a_time(
     assert sorted(ids(everything.records)) == sorted(ids(records[:40]))
 
 
-def test_streams_merge_as_a_heap_merge_by_time_would_even_with_late_events() -> None:
-    draw = random.Random(3)
+@pytest.mark.parametrize("late", [0, 40])
+def test_streams_merge_as_a_heap_merge_by_time_would(late: int) -> None:
+    draw = random.Random(late)
     streams: list[list[Event]] = []
     for index in range(3):
         times = sorted(draw.randrange(100_000) for _ in range(2_000))
-        for late in draw.sample(range(2_000), 40):
-            times[late] -= draw.randrange(5_000)  # held back: older than the events before it
+        for held in draw.sample(range(2_000), late):
+            times[held] -= draw.randrange(5_000)  # held back: older than the events before it
         streams.append([Event(t * 3 + index, b"k", b"%d" % index, "view_item") for t in times])
 
     def batches(events: list[Event]) -> list[list[Event]]:
