@@ -19,6 +19,7 @@ from bisect import bisect_right
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from itertools import accumulate
 from operator import attrgetter
 from pathlib import Path
@@ -285,7 +286,10 @@ class KafkaSource:
         self.skipping: set[TopicPartition] = set()  # not yet at a record written at from_ms
 
     def __str__(self) -> str:
-        return str(self.address)
+        if self.from_ms is None:
+            return str(self.address)
+        since = datetime.fromtimestamp(self.from_ms / 1000, UTC).isoformat(timespec="milliseconds")
+        return f"{self.address} (records written since {since})"
 
     async def chunks(self, rejects: Rejects, keep: Keep, size: int) -> AsyncIterator[list[Event]]:
         bootstrap, topic = self.address.bootstrap, self.address.topic
