@@ -5,11 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import defaultdict
 from collections.abc import AsyncIterator
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
+from starlette.types import HTTPExceptionHandler
 
 from cartsim import __version__
 from cartsim.api.database import Database
@@ -64,6 +69,24 @@ async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=503)
 
 
+def _method_not_allowed(routers: list[APIRouter]) -> HTTPExceptionHandler:
+    """A 405 whose `Allow` names every method of the path: each route holds one operation,
+    and Starlette's own 405 names only the methods of the route that matched the path."""
+    methods: defaultdict[str, set[str]] = defaultdict(set)
+    for route in (route for router in routers for route in router.routes):
+        if isinstance(route, APIRoute):
+            methods[route.path].update(route.methods or ())
+
+    async def answer(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        route = request.scope.get("route")
+        if isinstance(route, APIRoute):
+            exc = HTTPException(405, headers={"Allow": ", ".join(sorted(methods[route.path]))})
+        return await http_exception_handler(request, exc)
+
+    return answer
+
+
 async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
     """Never a traceback to the client; the log keeps it."""
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
@@ -91,6 +114,8 @@ def create_app(settings: Settings | None = None, workers: WorkerSource | None = 
     app.add_exception_handler(CartsimError, _unavailable)
     app.add_exception_handler(Exception, _internal_error)
     instrument(app)
-    for module in (info, events, statistics, generate, health, dashboard, metrics):
-        app.include_router(module.router)
+    routers = [m.router for m in (info, events, statistics, generate, health, dashboard, metrics)]
+    for router in routers:
+        app.include_router(router)
+    app.add_exception_handler(405, _method_not_allowed(routers))
     return app
