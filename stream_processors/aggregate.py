@@ -63,16 +63,17 @@ VIEWS, ADDS, REMOVES, UNITS, REVENUE = (
 @dataclass(frozen=True)
 class Rules:
     """When a cart counts as abandoned, and how long state is kept (all in event time), in the
-    integer milliseconds the aggregator compares event times with."""
+    integer milliseconds the aggregator compares event times with. No defaults: the settings
+    hold them, and `Rules.of` reads them."""
 
-    abandon_after_ms: int = 30 * MINUTE_MS
-    session_retention_ms: int = 2 * 60 * MINUTE_MS
-    abandoned_retention_ms: int = 8 * 24 * 60 * MINUTE_MS
-    window_retention_ms: int = 24 * 60 * MINUTE_MS
+    abandon_after_ms: int
+    session_retention_ms: int
+    abandoned_retention_ms: int
+    window_retention_ms: int
     #: An event older than its partition's clock by more is too late (counted, not applied).
     #: At most the session retention: a later one could find its session gone.
-    allowed_lateness_ms: int = 2 * 60 * MINUTE_MS
-    dedup: bool = True  # a session applies each event_id once
+    allowed_lateness_ms: int
+    dedup: bool  # a session applies each event_id once
 
     @classmethod
     def of(cls, settings: Settings) -> Rules:

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from cartsim.settings import Settings
+
 Event = dict[str, Any]
 
 
@@ -28,8 +30,11 @@ class Recount:
     abandoned: dict[str, int] = field(default_factory=dict)  # session -> cart value
 
 
-def recount(partitions: Iterable[list[Event]], abandon_after_ms: int = 30 * 60_000) -> Recount:
-    """`partitions`: each partition's events in offset order."""
+def recount(partitions: Iterable[list[Event]], abandon_after_ms: int | None = None) -> Recount:
+    """`partitions`: each partition's events in offset order; carts idle `abandon_after_ms`
+    (by default the setting's) are abandoned."""
+    if abandon_after_ms is None:
+        abandon_after_ms = round(Settings().abandon_after_s * 1000)
     result = Recount()
     for events in partitions:
         clock = max((e["timestamp_unix"] for e in events), default=0)

@@ -140,7 +140,7 @@ def test_a_returning_shopper_takes_the_cart_out_again() -> None:
         }  # fmt: skip
 
     tables = new_tables()
-    aggregator = Aggregator(tables, Rules())
+    aggregator = Aggregator(tables, Rules.of(Settings(abandon_after_s=30 * 60)))
     writes, published, _ = aggregator.apply(
         0, [event(0, "view_item", 0), event(1, "add_to_cart", 1)]
     )
@@ -225,7 +225,7 @@ def test_faults_leave_the_tables_as_the_clean_stream_does(seed: int) -> None:
             split[(murmur2(key) & 0x7FFFFFFF) % PARTITIONS].append(value)
         return split
 
-    rules = Rules(window_retention_ms=10**12)
+    rules = Rules.of(Settings(window_retention_s=10**9))
     want = merged(_faulty_run(by_partition(clean), rules, 0, seed))
     got_tables = _faulty_run(by_partition([r for r, _ in out]), rules, 3, seed)
     got = merged(got_tables)

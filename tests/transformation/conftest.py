@@ -16,6 +16,7 @@ from cartsim.analytics import TABLES
 from cartsim.moments import VIETNAM
 from cartsim.producer.catalog import build_catalog
 from cartsim.producer.journeys import backfill
+from cartsim.settings import Settings
 from cartsim.storage import Layout
 from cartsim.stream_processors.sink import SegmentSink
 from cartsim.transformation.duckdb_engine import DuckDBEngine
@@ -71,8 +72,9 @@ def spark_engine(work: Path) -> SparkEngine:
     return SparkEngine("local[2]", work, shuffle_partitions=2, keep_running=True)
 
 
-def transform(engine: Engine, out: Path, *places: Path, abandon_after_s: float = 1800) -> Report:
-    return run(engine, Options(list(places), out, abandon_after_s), lambda line: None)
+def transform(engine: Engine, out: Path, *places: Path) -> Report:
+    options = Options(list(places), out, Settings().abandon_after_s)
+    return run(engine, options, lambda line: None)
 
 
 def table_rows(out: Path, table: str) -> list[tuple]:

@@ -70,7 +70,8 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def faked(files: Path) -> Iterator[TestClient]:
     """The API over an in-process worker whose tables hold the stored events."""
-    worker = FakeWorker(tables_of_files(files, Rules(abandon_after_ms=ABANDON_AFTER_S * 1000)))
+    rules = Rules.of(Settings(abandon_after_s=ABANDON_AFTER_S))
+    worker = FakeWorker(tables_of_files(files, rules))
     app = create_app(api_settings(files), workers=FakeWorkers(worker))
     with TestClient(app) as client:
         wait_until(lambda: app.state.tables.snapshot.partitions, 10, "the first snapshot")
