@@ -15,14 +15,7 @@ import duckdb
 from cartsim.analytics import PARTITION_COLUMN, TABLES
 from cartsim.errors import CartsimError
 from cartsim.transformation.sources import Careful, Source, StrictReadError
-from cartsim.transformation.tables import RAW_FIELDS
-
-_EXTRA = {
-    "input_name": "VARCHAR",
-    "input_order": "BIGINT",
-    "kafka_log": "VARCHAR",
-    "kafka_partition": "BIGINT",
-}
+from cartsim.transformation.tables import EVENT_DATE, RAW_FIELDS, VALID
 
 
 def _literal(text: str) -> str:
@@ -49,21 +42,32 @@ class DuckDBEngine:
         self.con.close()
 
     def load_raw(self, sources: list[Source], careful: dict[str, Careful]) -> None:
-        """`raw_events`: RAW_FIELDS of every line, with the input each came from; inputs named
-        in `careful` were read line by line already, the others are read here."""
-        columns = {**RAW_FIELDS, **_EXTRA}
-        ddl = ", ".join(f'"{name}" {kind}' for name, kind in columns.items())
-        self.con.execute(f"CREATE OR REPLACE TABLE raw_events ({ddl})")
+        """`raw_events`: RAW_FIELDS of every line, its date, whether it is an event, and the
+        input it came from; inputs named in `careful` were read line by line already, the
+        others are read here.
+
+        The rows are kept once, in a temporary table (memory, spilled under `temp_directory`
+        beyond the limit), with only the input's number: the view adds the input's name and
+        partition from a table of one row per input, so no per-row text is stored twice."""
+        ddl = ", ".join(f'"{name}" {kind}' for name, kind in RAW_FIELDS.items())
         self.con.execute(
-            "CREATE OR REPLACE TEMP TABLE inputs "
-            "(input_name VARCHAR, input_order BIGINT, kafka_log VARCHAR, kafka_partition BIGINT)"
+            f"CREATE OR REPLACE TEMP TABLE raw_rows ({ddl}, input_order INTEGER, "
+            f"{PARTITION_COLUMN} DATE, valid BOOLEAN)"
+        )
+        self.con.execute(
+            "CREATE OR REPLACE TEMP TABLE inputs (input_path VARCHAR, input_name VARCHAR, "
+            "input_order INTEGER, kafka_log VARCHAR, kafka_partition BIGINT)"
         )
         self.con.executemany(
-            "INSERT INTO inputs VALUES (?, ?, ?, ?)",
+            "INSERT INTO inputs VALUES (?, ?, ?, ?, ?)",
             [
-                (s.path.name, order, s.kafka_log, s.kafka_partition)
+                (str(s.path), s.path.name, order, s.kafka_log, s.kafka_partition)
                 for order, s in enumerate(sources)
             ],
+        )
+        self.con.execute(
+            "CREATE OR REPLACE TEMP VIEW raw_events AS SELECT r.*, i.input_name, i.kafka_log, "
+            "i.kafka_partition FROM raw_rows AS r JOIN inputs AS i USING (input_order)"
         )
         fast = [source for source in sources if source.name not in careful]
         if fast:
@@ -71,22 +75,29 @@ class DuckDBEngine:
             fields = ", ".join(f'r."{name}"' for name in RAW_FIELDS)
             try:
                 self.con.execute(
-                    f"""INSERT INTO raw_events
-                    SELECT {fields}, i.input_name, i.input_order, i.kafka_log, i.kafka_partition
+                    f"""INSERT INTO raw_rows
+                    SELECT {fields}, i.input_order, {EVENT_DATE}, {VALID}
                     FROM read_json($files, format = 'newline_delimited', columns = {struct}}},
                         filename = true) AS r
-                    JOIN inputs AS i ON i.input_name = parse_filename(r.filename)""",
+                    JOIN inputs AS i ON i.input_path = r.filename""",
                     {"files": [str(s.path) for s in fast]},
                 )
             except duckdb.Error as exc:
                 raise StrictReadError(str(exc).splitlines()[0]) from exc
-        for order, source in enumerate(sources):
-            if source.name in careful:
-                extra = (source.path.name, order, source.kafka_log, source.kafka_partition)
-                self.con.executemany(
-                    f"INSERT INTO raw_events VALUES ({', '.join('?' * len(columns))})",
-                    [(*row, *extra) for row in careful[source.name].rows],
-                )
+        rows = [
+            (*row, order)
+            for order, source in enumerate(sources)
+            if source.name in careful
+            for row in careful[source.name].rows
+        ]
+        if rows:
+            self.con.execute(f"CREATE TEMP TABLE careful_rows ({ddl}, input_order INTEGER)")
+            marks = ", ".join("?" * (len(RAW_FIELDS) + 1))
+            self.con.executemany(f"INSERT INTO careful_rows VALUES ({marks})", rows)
+            self.con.execute(
+                f"INSERT INTO raw_rows SELECT *, {EVENT_DATE}, {VALID} FROM careful_rows"
+            )
+            self.con.execute("DROP TABLE careful_rows")
 
     def register_table(self, view: str, table: str, folder: Path) -> None:
         """`view` over the stored partitions of `table` under `folder`, empty when none."""
@@ -102,14 +113,27 @@ class DuckDBEngine:
         self.con.execute(f"CREATE OR REPLACE TABLE {view} ({PARTITION_COLUMN} DATE, {columns})")
 
     def materialize(self, name: str, sql: str) -> None:
-        self.con.execute(f"CREATE OR REPLACE TABLE {name} AS {sql}")
+        """Computed once, kept in memory (spilled beyond the limit) for the run."""
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+
+    def view(self, name: str, sql: str) -> None:
+        """Computed where it is read: scanning the kept rows again costs less than a copy."""
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         return self.con.execute(sql).fetchall()
 
-    def write(self, name: str, table: str, staging: Path) -> list[date]:
-        """One zstd Parquet file per date, rows in the table's key order; returns the dates."""
-        dates = [row[0] for row in self.rows(f"SELECT DISTINCT {PARTITION_COLUMN} FROM {name}")]
+    def write(
+        self, name: str, table: str, staging: Path, dates: list[date] | None = None
+    ) -> list[date]:
+        """One zstd Parquet file per date (of `dates`, else of every date in `name`), rows in
+        the table's key order; returns the dates.
+
+        A plain COPY per date rather than one partitioned COPY: DuckDB's partitioned writer
+        buffers every row by partition first, which costs more than the write itself, and a
+        date's rows are found cheaply (a column filter on a table, or a pruned Parquet scan)."""
+        if dates is None:
+            dates = [row[0] for row in self.rows(f"SELECT DISTINCT {PARTITION_COLUMN} FROM {name}")]
         schema = TABLES[table]
         columns = ", ".join(f'"{column}"' for column in schema.column_names)
         order = ", ".join(f'"{column}"' for column in schema.key) or "ALL"

@@ -44,8 +44,11 @@ class Engine(Protocol):
     def load_raw(self, sources: list[Source], careful: dict[str, Careful]) -> None: ...
     def register_table(self, view: str, table: str, folder: Path) -> None: ...
     def materialize(self, name: str, sql: str) -> None: ...
+    def view(self, name: str, sql: str) -> None: ...
     def rows(self, sql: str) -> list[tuple[Any, ...]]: ...
-    def write(self, name: str, table: str, staging: Path) -> list[date]: ...
+    def write(
+        self, name: str, table: str, staging: Path, dates: list[date] | None = None
+    ) -> list[date]: ...
     def close(self) -> None: ...
 
 
@@ -172,7 +175,7 @@ def _events(
         (name, (lines, events))
         for name, lines, events in engine.rows(
             "SELECT input_name, COUNT(*), "
-            f"SUM(CASE WHEN {tables.VALID} THEN 1 ELSE 0 END) FROM raw_events GROUP BY input_name"
+            "SUM(CASE WHEN valid THEN 1 ELSE 0 END) FROM raw_events GROUP BY input_name"
         )
     )
     records = []
@@ -196,13 +199,20 @@ def _events(
     report.events = sum(r.events for r in records)
     report.skipped_lines = sum(r.skipped_lines for r in records)
     report.torn_bytes = sum(r.torn_bytes for r in records)
-    engine.materialize(
+    engine.materialize("duplicates", tables.DUPLICATES)
+    engine.materialize("first_copies", tables.FIRST_COPIES)
+    engine.view(
         "new_events", f"SELECT * FROM ({tables.NEW_EVENTS}) AS fresh WHERE {_window(options)}"
     )
-    engine.materialize("events_out", tables.EVENTS)
-    (report.new_events,) = engine.rows("SELECT COUNT(*) FROM new_events")[0]
+    per_date = engine.rows(
+        f"SELECT {PARTITION_COLUMN}, COUNT(*) FROM new_events GROUP BY {PARTITION_COLUMN}"
+    )
+    report.new_events = sum(count for _, count in per_date)
     report.duplicates = report.events - report.new_events
-    dates = engine.write("events_out", "events", staging)
+    dates = sorted(day for day, _ in per_date)
+    if dates:
+        engine.view("events_out", tables.events([day.isoformat() for day in dates]))
+        engine.write("events_out", "events", staging, dates)
     progress(f"events: {report.new_events:,} new, {len(dates)} date partition(s) staged")
     _commit(out, staging, [("events", d.isoformat()) for d in dates], report)
     return records

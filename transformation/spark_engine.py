@@ -20,7 +20,7 @@ from cartsim.analytics import PARTITION_COLUMN, TABLES
 from cartsim.errors import CartsimError
 from cartsim.transformation.commit import PART
 from cartsim.transformation.sources import Careful, Source, StrictReadError
-from cartsim.transformation.tables import RAW_FIELDS
+from cartsim.transformation.tables import EVENT_DATE, RAW_FIELDS, VALID
 
 _SPARK_TYPES = {
     "VARCHAR": "STRING",
@@ -114,7 +114,11 @@ class SparkEngine:
         if rows or not frames:
             frames.append(self.spark.createDataFrame(rows, f"{schema}, input_name STRING"))
         raw = frames[0] if len(frames) == 1 else frames[0].unionByName(frames[1])
-        joined = raw.join(F.broadcast(inputs), "input_name")
+        joined = (
+            raw.join(F.broadcast(inputs), "input_name")
+            .withColumn(PARTITION_COLUMN, F.expr(spark_sql(EVENT_DATE)))
+            .withColumn("valid", F.expr(spark_sql(VALID)))
+        )
         self._keep("raw_events", joined, check=True)
 
     def _keep(self, name: str, frame: Any, check: bool = False) -> None:
@@ -150,12 +154,18 @@ class SparkEngine:
     def materialize(self, name: str, sql: str) -> None:
         self._keep(name, self.spark.sql(spark_sql(sql)))
 
+    def view(self, name: str, sql: str) -> None:
+        """Kept too: every Spark action would compute a plain view again from its sources."""
+        self.materialize(name, sql)
+
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in self.spark.sql(spark_sql(sql)).collect()]
 
-    def write(self, name: str, table: str, staging: Path) -> list[date]:
+    def write(
+        self, name: str, table: str, staging: Path, dates: list[date] | None = None
+    ) -> list[date]:
         """One file per date (each date is one task's), sorted by the table's key; returns the
-        dates written."""
+        dates written (the dates in `name`, which `dates` may name already)."""
         schema = TABLES[table]
         frame = self.spark.table(name).select(PARTITION_COLUMN, *schema.column_names)
         raw = self.work_dir / f"write-{table}"

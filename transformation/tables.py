@@ -89,29 +89,64 @@ VALID = (
     f"AND device IN ({_quoted(DEVICES)})"
 )
 
-#: New events: the valid rows of the new inputs, first of each event_id (by input order, then
-#: time), and none that an earlier run already stored.
-NEW_EVENTS = f"""
-SELECT * FROM (
-    SELECT *, {_instant("timestamp_unix")} AS "timestamp", {_date("timestamp_unix")} AS {PARTITION_COLUMN},
-        row_number() OVER (
-            PARTITION BY event_id ORDER BY input_order, timestamp_unix, session_id, event_type
-        ) AS copy
-    FROM raw_events
-    WHERE {VALID}
-) AS candidates
-WHERE copy = 1 AND NOT EXISTS (
-    SELECT 1 FROM stored_events AS stored WHERE stored.event_id = candidates.event_id
-)
-"""  # noqa: E501
+#: The Vietnam day of an event, and whether a raw row is an event at all: the engines'
+#: `raw_events` carry both as columns, computed once as the rows are read.
+EVENT_DATE = _date("timestamp_unix")
 
-#: The events partitions a run rewrites: what was stored for the dates it touches, plus new.
-EVENTS = f"""
-SELECT * FROM ({_typed(TABLES["events"], "stored_events")}) AS kept
-WHERE {PARTITION_COLUMN} IN (SELECT {PARTITION_COLUMN} FROM new_events)
-UNION ALL
-{_typed(TABLES["events"], "new_events")}
+_NEW_COLUMNS = ", ".join(
+    f'"{name}"' for name in (*RAW_FIELDS, "kafka_log", "kafka_partition", PARTITION_COLUMN)
+)
+
+#: The event ids that more than one valid row of the new inputs carries (usually none).
+DUPLICATES = """
+SELECT event_id FROM raw_events WHERE valid GROUP BY event_id HAVING COUNT(*) > 1
 """
+
+#: Of each duplicated id, its first row by input order, then time.
+FIRST_COPIES = f"""
+SELECT {_NEW_COLUMNS} FROM (
+    SELECT r.*, row_number() OVER (
+        PARTITION BY r.event_id ORDER BY input_order, timestamp_unix, session_id, event_type
+    ) AS copy
+    FROM raw_events AS r JOIN duplicates AS d ON d.event_id = r.event_id
+    WHERE r.valid
+) AS copies
+WHERE copy = 1
+"""
+
+#: New events: the valid rows of the new inputs, first of each event_id, and none that an
+#: earlier run already stored. The rows of ids seen once pass straight through; only the
+#: duplicates were sorted (FIRST_COPIES), so the usual input, which has none, is read once and
+#: never held whole. Anti-joins are LEFT JOINs on a NULL key, which both engines run as hash
+#: joins (a correlated NOT EXISTS makes DuckDB group the outer side by the key first).
+NEW_EVENTS = _typed(
+    TABLES["events"],
+    f"""(
+    SELECT first_copies.*, {_instant("first_copies.timestamp_unix")} AS "timestamp"
+    FROM (
+        SELECT {", ".join(f"r.{c}" for c in _NEW_COLUMNS.split(", "))}
+        FROM raw_events AS r LEFT JOIN duplicates AS d ON d.event_id = r.event_id
+        WHERE r.valid AND d.event_id IS NULL
+        UNION ALL
+        SELECT {_NEW_COLUMNS} FROM first_copies
+    ) AS first_copies
+    LEFT JOIN stored_events AS stored ON stored.event_id = first_copies.event_id
+    WHERE stored.event_id IS NULL
+) AS fresh""",
+)
+
+
+def events(dates: list[str]) -> str:
+    """The events partitions a run rewrites: what was stored for `dates` (ISO, the dates of
+    the new events), plus the new events."""
+    listed = ", ".join(f"DATE '{day}'" for day in dates)
+    return f"""
+SELECT * FROM ({_typed(TABLES["events"], "stored_events")}) AS kept
+WHERE {PARTITION_COLUMN} IN ({listed})
+UNION ALL
+SELECT * FROM new_events
+"""
+
 
 #: Cart lines per purchase epoch: the worker's cart (add accumulates from the first add's
 #: price, update_quantity sets the quantity of a line in the cart, remove drops the line,
@@ -183,18 +218,20 @@ def _has(kind: str) -> str:
     return f"MAX(CASE WHEN event_type = '{kind}' THEN 1 ELSE 0 END)"
 
 
+#: A session's attributes are those of its first event: one MIN_BY of them all, which
+#: aggregates faster than one per column and takes them from one row.
+_FIRST_FIELDS = ("customer_id", "is_guest", "source", "device", "browser", "city")
+_FIRST = "{" + ", ".join(f"'{name}': {name}" for name in _FIRST_FIELDS) + "}"
+
+
 def session_facts(abandon_after_ms: int) -> str:
     """Per session: the sessions table's columns and the funnel flags the metrics count."""
     return f"""
 WITH per_session AS (
     SELECT session_id,
         MIN(timestamp_unix) AS first_ms, MAX(timestamp_unix) AS last_ms,
-        MIN_BY(customer_id, timestamp_unix) AS customer_id,
-        MIN_BY(is_guest, timestamp_unix) AS is_guest,
-        MIN_BY(source, timestamp_unix) AS source, MIN_BY(device, timestamp_unix) AS device,
-        MIN_BY(browser, timestamp_unix) AS browser, MIN_BY(city, timestamp_unix) AS city,
+        MIN_BY({_FIRST}, timestamp_unix) AS first_event,
         COUNT(*) AS events,
-        COUNT(DISTINCT CASE WHEN event_type = 'view_item' THEN product_id END) AS products_viewed,
         SUM(CASE WHEN event_type = 'add_to_cart' THEN COALESCE(quantity, 1) ELSE 0 END)
             AS items_added,
         SUM(CASE WHEN event_type = 'remove_from_cart' THEN COALESCE(quantity, 0) ELSE 0 END)
@@ -210,6 +247,11 @@ WITH per_session AS (
         MAX(COALESCE(kafka_log, '')) AS clock_log,
         MAX(COALESCE(kafka_partition, -1)) AS clock_partition
     FROM all_events GROUP BY session_id
+),
+viewed AS (
+    SELECT session_id, COUNT(DISTINCT product_id) AS products_viewed
+    FROM all_events WHERE event_type = 'view_item' AND product_id IS NOT NULL
+    GROUP BY session_id
 ),
 clocks AS (
     SELECT COALESCE(kafka_log, '') AS clock_log, COALESCE(kafka_partition, -1) AS clock_partition,
@@ -234,10 +276,11 @@ open_cart AS (
     WHERE c.epoch = s.orders
     GROUP BY c.session_id
 )
-SELECT {_date("s.first_ms")} AS event_date, s.first_ms, s.session_id, s.customer_id,
-    s.is_guest, s.source, s.device, s.browser, s.city,
+SELECT {_date("s.first_ms")} AS event_date, s.first_ms, s.session_id,
+    {", ".join(f"s.first_event.{name} AS {name}" for name in _FIRST_FIELDS)},
     {_instant("s.first_ms")} AS first_event_at, {_instant("s.last_ms")} AS last_event_at,
-    CAST(s.last_ms - s.first_ms AS DOUBLE) / 1000 AS duration_s, s.events, s.products_viewed,
+    CAST(s.last_ms - s.first_ms AS DOUBLE) / 1000 AS duration_s, s.events,
+    COALESCE(v.products_viewed, 0) AS products_viewed,
     s.items_added, s.items_removed,
     CASE s.stage_rank {_STAGE} END AS furthest_stage,
     s.orders > 0 AS purchased, s.orders, NULLIF(s.order_ids, '') AS order_ids, s.revenue_vnd,
@@ -247,6 +290,7 @@ SELECT {_date("s.first_ms")} AS event_date, s.first_ms, s.session_id, s.customer
     s.viewed, s.added, s.checkout
 FROM per_session AS s
 JOIN clocks AS k ON k.clock_log = s.clock_log AND k.clock_partition = s.clock_partition
+LEFT JOIN viewed AS v ON v.session_id = s.session_id
 LEFT JOIN paid AS p ON p.session_id = s.session_id
 LEFT JOIN open_cart AS o ON o.session_id = s.session_id
 """

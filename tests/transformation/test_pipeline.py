@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import os
+from itertools import islice
 from pathlib import Path
 
+import orjson
 import pytest
 
 from cartsim.analytics import TABLES
+from cartsim.producer.catalog import build_catalog
+from cartsim.producer.journeys import backfill
 from cartsim.storage import Layout
 from cartsim.transformation import commit
 from tests.recount import recount
 from tests.tables import file_partitions
-from tests.transformation.conftest import duckdb_engine, table_rows, transform
+from tests.transformation.conftest import END, START, duckdb_engine, table_rows, transform
 
 
 def files_of(out: Path) -> dict[str, bytes]:
@@ -95,3 +99,32 @@ def test_the_tables_agree_with_an_independent_recount(stored: Path, scratch: Pat
         ):
             stats[index] += row[products[name]]
     assert summed == {k: v for k, v in expected.products.items() if k is not None}
+
+
+def test_of_events_sharing_an_id_the_first_input_then_time_keeps_it_and_a_stored_one_wins(
+    tmp_path: Path,
+) -> None:
+    records = list(islice(backfill(7, START, END, 30, build_catalog()), 30))
+    events = [orjson.loads(value) for _, value in records]
+    later = {**events[5], "timestamp_unix": events[5]["timestamp_unix"] + 1, "city": "later"}
+    again = {**events[6], "city": "again"}
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    lines = lambda rows: b"".join(orjson.dumps(row) + b"\n" for row in rows)  # noqa: E731
+    (inputs / "a.jsonl").write_bytes(lines([later, *events[:20]]))  # later first in the file
+    (inputs / "b.jsonl").write_bytes(lines([{**events[3], "city": "second input"}]))
+    out = tmp_path / "out"
+    first = transform(duckdb_engine(tmp_path / "w1"), out, inputs)
+    (inputs / "c.jsonl").write_bytes(lines([again, *events[20:]]))
+    second = transform(duckdb_engine(tmp_path / "w2"), out, inputs)
+    assert (first.new_events, first.duplicates, second.new_events, second.duplicates) == (
+        20,
+        2,
+        10,
+        1,
+    )
+    columns = ("event_date", *TABLES["events"].column_names)
+    stored = [dict(zip(columns, row, strict=True)) for row in table_rows(out, "events")]
+    assert sorted(e["event_id"] for e in stored) == sorted(e["event_id"] for e in events)
+    cities = {e["event_id"]: e["city"] for e in stored}
+    assert all(cities[e["event_id"]] == e["city"] for e in events)
