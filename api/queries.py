@@ -40,6 +40,10 @@ _CONDITIONS = {
 }
 _INDEXED = ("session_id", "customer_id")  # lookups answered through an ART index
 _ORDER = "ORDER BY timestamp_unix {0}, rowid {0}"  # ties in time keep insertion order
+#: Matches a page may skip in its minutes before they are narrowed to seconds: DuckDB sorts
+#: every match of the minutes to skip them (a minute of a 1,000 events/s stream, 58,000 rows,
+#: took 5.5 ms), and counting them by second first costs less than that.
+_SORTED_SKIP = 1_000
 
 
 Slice = tuple[int, int, int]  # matches in [first ms, last ms] of event time: first, last, matches
@@ -108,6 +112,13 @@ class EventQuery:
         first_ms, last_ms, skip = _window(slices, self.offset, self.limit, self.oldest_first)
         conditions, params = self._conditions()
         where = " AND ".join([*conditions, "timestamp_unix BETWEEN ? AND ?"])
+        if skip > _SORTED_SKIP:  # the page lies deep in its minutes: narrow them to seconds
+            seconds = cursor.execute(
+                "SELECT min(timestamp_unix), max(timestamp_unix), count(*) FROM events "
+                f"WHERE {where} GROUP BY timestamp_unix // 1000",
+                [*params, first_ms, last_ms],
+            ).fetchall()
+            first_ms, last_ms, skip = _window(sorted(seconds), skip, self.limit, self.oldest_first)
         order = _ORDER.format("ASC" if self.oldest_first else "DESC")
         rows = cursor.execute(
             f"SELECT segment_id, payload FROM events WHERE {where} {order} LIMIT ? OFFSET ?",
