@@ -110,15 +110,15 @@ class Ingester:
         self,
         database: Database,
         layout: Layout,
-        reopen_after_rows: int = 100_000,
-        reopen_every_s: float = 10.0,
+        checkpoint_after_rows: int = 100_000,
+        checkpoint_every_s: float = 10.0,
     ) -> None:
-        """The database is reopened (see `Database`) once `reopen_after_rows` rows were appended
-        since it was opened, at most every `reopen_every_s` seconds."""
+        """The database is checkpointed (see `Database`) once `checkpoint_after_rows` rows were
+        appended since the last checkpoint, at most every `checkpoint_every_s` seconds."""
         self.database = database
         self.layout = layout
-        self.reopen_after_rows = reopen_after_rows
-        self.reopen_every_s = reopen_every_s
+        self.checkpoint_after_rows = checkpoint_after_rows
+        self.checkpoint_every_s = checkpoint_every_s
         self.status = IngestStatus()
         self.scratch = layout.api_dir / "ingest.jsonl"  # new lines of an open segment
         self.lines = layout.api_dir / "payload.jsonl"  # a batch's JSON, for its payload file
@@ -128,8 +128,8 @@ class Ingester:
         self._unreferenced: list[int] = []  # segment ids whose payload files are to be deleted
         self._known: dict[Identity, _Progress] | None = None
         self._lock = threading.Lock()
-        self._appended = 0  # rows inserted since the database was (re)opened
-        self._opened_at = time.monotonic()
+        self._appended = 0  # rows inserted since the last checkpoint
+        self._checkpointed_at = time.monotonic()
 
     def run_once(self) -> IngestStatus:
         """One pass over the segment files (blocking); concurrent calls take turns."""
@@ -140,11 +140,11 @@ class Ingester:
                 with self.database.exclusive():
                     self.database.payloads.delete(self._unreferenced)
                 self._unreferenced.clear()
-            waited = time.monotonic() - self._opened_at
-            if self._appended >= self.reopen_after_rows and waited >= self.reopen_every_s:
-                self.database.reopen()
+            waited = time.monotonic() - self._checkpointed_at
+            if self._appended >= self.checkpoint_after_rows and waited >= self.checkpoint_every_s:
+                self.database.checkpoint()
                 self._appended = 0
-                self._opened_at = time.monotonic()
+                self._checkpointed_at = time.monotonic()
             return status
 
     def wait_idle(self) -> None:

@@ -41,7 +41,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     layout = Layout(settings.data_dir).ensure()
     database = await asyncio.to_thread(Database, layout.events_database, settings.query_threads)
-    ingester = Ingester(database, layout, settings.reopen_after_rows, settings.reopen_every_s)
+    ingester = Ingester(
+        database, layout, settings.checkpoint_after_rows, settings.checkpoint_every_s
+    )
     app.state.ingester = ingester
     app.state.queries = EventQueries(database)
     workers: WorkerSource = app.state.workers or HttpWorkers(layout)

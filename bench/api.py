@@ -15,7 +15,7 @@ production. Pushing the events through the embedded broker instead would build t
 more slowly and hold every record in the broker's memory.
 
 Then `cartsim produce` streams live into the broker (`CARTSIM_BENCH_API_STREAM_RATE`, default
-1,000 events/s): the worker counts and stores them, the API ingests its segments and reopens
+1,000 events/s): the worker counts and stores them, the API ingests its segments and checkpoints
 its database as in production, and every endpoint is measured meanwhile by wrk (`bench.wrk`),
 `CARTSIM_BENCH_API_SECONDS` (default 10) per endpoint and number of connections.
 """

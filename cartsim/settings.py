@@ -49,16 +49,16 @@ class Settings(BaseSettings):
     query_threads: int = Field(
         default=4, ge=1, le=64, description="Threads that run the API's DuckDB queries."
     )
-    reopen_after_rows: int = Field(
+    checkpoint_after_rows: int = Field(
         default=100_000,
         ge=1,
-        description="Rows ingested before the API reopens its DuckDB file (appended rows read "
-        "slower until then).",
+        description="Rows ingested before the API checkpoints its DuckDB file (appended rows "
+        "read slower until then).",
     )
-    reopen_every_s: float = Field(
+    checkpoint_every_s: float = Field(
         default=10.0,
         ge=0,
-        description="Least time between two reopens, so a fast stream pauses queries seldom.",
+        description="Least time between two checkpoints, so a fast stream pauses queries seldom.",
     )
 
     worker_id: str = Field(default="cartsim", description="Faust app id (the consumer group).")

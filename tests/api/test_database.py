@@ -1,4 +1,4 @@
-"""The database file: tallies counted when a file without them is opened, and reopening
+"""The database file: tallies counted when a file without them is opened, and checkpointing
 between sessions."""
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def test_a_database_without_tallies_has_them_counted_when_opened(tmp_path: Path)
         reopened.close()
 
 
-def test_a_reopen_waits_for_running_sessions_and_new_ones_wait_for_it(tmp_path: Path) -> None:
+def test_a_checkpoint_waits_for_running_sessions_and_new_ones_wait_for_it(tmp_path: Path) -> None:
     layout = Layout(tmp_path)
     sink_events(tmp_path, count=50)
     database = Database(layout.events_database)
@@ -52,16 +52,16 @@ def test_a_reopen_waits_for_running_sessions_and_new_ones_wait_for_it(tmp_path: 
     holder = threading.Thread(target=hold)
     holder.start()
     holding.wait(10)
-    reopening = threading.Thread(target=database.reopen)
-    reopening.start()
-    reopening.join(0.3)
-    assert reopening.is_alive()  # the held session keeps the file open
+    checkpointing = threading.Thread(target=database.checkpoint)
+    checkpointing.start()
+    checkpointing.join(0.3)
+    assert checkpointing.is_alive()  # the held session holds it back
     release.set()
-    reopening.join(10)
+    checkpointing.join(10)
     holder.join(10)
     try:
-        assert not reopening.is_alive()
-        with database.session() as cursor:  # a fresh cursor of the new connection
+        assert not checkpointing.is_alive()
+        with database.session() as cursor:
             assert cursor.execute("SELECT count(*) FROM events").fetchone() == (50,)
     finally:
         database.close()
@@ -96,7 +96,7 @@ def test_an_event_longer_than_one_read_comes_whole(tmp_path: Path) -> None:
     assert payloads.read([(7, start) for start in reversed(starts)]) == lines[::-1]
 
 
-def test_a_reopen_clusters_the_product_tallies_and_they_stay_exact(tmp_path: Path) -> None:
+def test_a_checkpoint_clusters_the_product_tallies_and_they_stay_exact(tmp_path: Path) -> None:
     layout = Layout(tmp_path)
     sink_events(tmp_path, count=300)
     database = Database(layout.events_database)
@@ -108,7 +108,7 @@ def test_a_reopen_clusters_the_product_tallies_and_they_stay_exact(tmp_path: Pat
                 r[0] for r in cursor.execute("SELECT product_id FROM product_minutes").fetchall()
             ]
         assert arrived != sorted(arrived)  # rows came in time order
-        database.reopen()
+        database.checkpoint()
         with database.session() as cursor:
             clustered = [
                 r[0] for r in cursor.execute("SELECT product_id FROM product_minutes").fetchall()

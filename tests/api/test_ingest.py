@@ -172,22 +172,22 @@ def test_the_ingester_keeps_out_exactly_what_the_model_rejects(
     assert sorted(stored_ids(database)) == expected
 
 
-def test_reopening_after_large_ingests_loses_and_repeats_nothing(
+def test_checkpoints_after_large_ingests_lose_and_repeat_nothing(
     layout: Layout,
     database: Database,
     generated: list[dict[str, Any]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    reopened: list[bool] = []
-    reopen = database.reopen
-    monkeypatch.setattr(database, "reopen", lambda: reopened.append(True) or reopen())
+    checkpointed: list[bool] = []
+    checkpoint = database.checkpoint
+    monkeypatch.setattr(database, "checkpoint", lambda: checkpointed.append(True) or checkpoint())
     sink = SegmentSink(layout, "feedf00d", max_bytes=1 << 30, max_age_s=3600)
-    ingester = Ingester(database, layout, reopen_after_rows=1, reopen_every_s=0.0)
+    ingester = Ingester(database, layout, checkpoint_after_rows=1, checkpoint_every_s=0.0)
     for first in range(0, 400, 100):
         sink.write(records(generated[first : first + 100], first))
         assert ingester.run_once().rows == first + 100
     sink.close()
     assert ingester.run_once().rows == 400
-    assert len(reopened) == 4  # after each pass that appended rows
+    assert len(checkpointed) == 4  # after each pass that appended rows
     assert sorted(stored_ids(database)) == sorted(e["event_id"] for e in generated)
     assert_tallies_recount(database)
