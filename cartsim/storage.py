@@ -61,6 +61,14 @@ class Layout:
         return self.root / "private_data" / "worker"
 
     @property
+    def locks_dir(self) -> Path:
+        """One lock file per partition of a log; the worker writing its segments holds it."""
+        return self.root / "private_data" / "partition_locks"
+
+    def partition_lock(self, log: str, partition: int) -> Path:
+        return self.locks_dir / f"{SEGMENT_PREFIX}-{log}-p{partition:03d}.lock"
+
+    @property
     def api_dir(self) -> Path:
         """The API's own state; private to the one API process that owns it."""
         return self.root / "private_data" / "api"

@@ -12,9 +12,10 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import orjson
+from faust.tables.manager import TableManager
 from faust.types import TP
 
 from cartsim import registry
@@ -82,6 +83,11 @@ async def start() -> None:
 async def process_events(records: Records) -> None:
     """One fetch into the files and the tables at once; Faust acks it once both are done."""
     await runtime.ready.wait()
+    sink = runtime.sink
+    assert sink is not None
+    # Before the tables too: the changelog records of a worker that wrote these partitions
+    # before a rebalance then come before ours.
+    await asyncio.to_thread(sink.own, records)
     async with runtime.handling:
         state = runtime.state
         results = await asyncio.to_thread(
@@ -194,10 +200,19 @@ async def heartbeat() -> None:
 
 @app.on_partitions_revoked.connect  # type: ignore[arg-type]
 async def release_partitions(sender: Any, revoked: set[TP], **kwargs: Any) -> None:
-    """Another worker takes these partitions over: hand the files over closed, forget the state."""
+    """A rebalance began: hand the files over closed, forget the state.
+
+    aiokafka rebalances eagerly: `revoked` is every partition we had, also those the new
+    assignment gives back to us. Faust's recovery reads a changelog partition it still
+    assigns from where its last recovery stopped, as if the store still held what it read
+    before; so the changelogs of what is forgotten here are marked to be read from the start.
+    """
     partitions = {tp.partition for tp in revoked if tp.topic == settings.topic}
     if runtime.sink is not None:
         await asyncio.to_thread(runtime.sink.release, partitions)
     runtime.state.revoke(partitions)
+    read_from_start = cast(TableManager, app.tables).recovery.active_offsets
     for partition in partitions:
         runtime.handled.pop(partition, None)
+        for topic in runtime.state.changelogs.values():
+            read_from_start.pop(TP(topic, partition), None)

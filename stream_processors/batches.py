@@ -60,7 +60,7 @@ class BatchingConsumer(driver.Consumer):
             batches: dict[str, Fetched] = {}
             for tp, fetched in records.items():
                 if not self.flow_active or self.app.consumer_generation_id != generation:
-                    break  # a rebalance began: Faust seeks back to the committed offsets
+                    break  # a rebalance began: the fetch is dropped below
                 if active is not None and tp not in active and tp not in self._buffered_partitions:
                     continue
                 last = read_offset[tp]
@@ -69,17 +69,27 @@ class BatchingConsumer(driver.Consumer):
                     continue
                 if last is not None and kept[0].offset > last + 1:
                     await self._add_gap(tp, last + 1, kept[0].offset)
-                read_offset[tp] = kept[-1].offset
                 if tp.topic in handlers:
                     batches.setdefault(tp.topic, {})[tp] = kept
                 else:
+                    read_offset[tp] = kept[-1].offset
                     for record in kept:
                         message = self._to_message(tp, record)
                         await self.wait_first(self.callback(message), self.suspend_flow.wait())
             if handling is not None:
                 await asyncio.shield(handling)  # one fetch handled at a time, in order
                 handling = None
+            if not self.flow_active or self.app.consumer_generation_id != generation:
+                # A rebalance began while this fetch was read or the previous one handled:
+                # it is of the old assignment, and handled now it would run during recovery,
+                # for partitions another worker may own already. It is dropped unread (its
+                # read offsets not advanced, or the next fetch would skip it), and read again
+                # from the committed offsets by whoever owns the partitions now.
+                continue
             if batches:
+                for batch in batches.values():
+                    for tp, kept in batch.items():
+                        read_offset[tp] = kept[-1].offset
                 # Tracked now, handled while the next fetch is read. A fetcher stopping for a
                 # shutdown or a rebalance waits for tracked messages (Faust's wait_empty): the
                 # shielded handling finishes and Faust commits it.

@@ -11,11 +11,20 @@ offsets still belong to the segment's range, so a segment's lines can be fewer t
 holds. Each member therefore carries the last offset it covers in a gzip extra field (subfield
 "co", RFC 1952), which every gzip reader skips; repairing an open segment reads it back.
 
+A worker writes a partition's segments only while it holds the partition's lock file
+(`own`), released when a rebalance takes the partition (`release`) or the process ends. Two
+workers can believe they own a partition at once: one whose event loop stalled past its
+session is dropped from the group and its partitions assigned elsewhere, but it finishes the
+fetch it was handling before it learns so. Without transactions (the embedded broker has
+none, docs/embedded-broker.md) nothing else fences that writer; the lock makes the new owner
+wait until the old one is done, then read what it wrote.
+
 All methods block (file I/O, compression): call them from a worker thread, never the event loop.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import struct
@@ -102,6 +111,7 @@ class SegmentSink:
         self.compresslevel = compresslevel
         self._open: dict[int, _OpenSegment] = {}
         self._next: dict[int, int | None] = {}  # next offset wanted; None: no file yet
+        self._owned: dict[int, BinaryIO] = {}  # partition -> its lock file, locked
         self._lock = threading.Lock()
         self.written = 0
         self.skipped = 0
@@ -122,6 +132,18 @@ class SegmentSink:
             self.written += written
         return written
 
+    def own(self, partitions: Iterable[int]) -> None:
+        """Wait until these partitions' files are ours alone: a worker that wrote them before
+        a rebalance has released them (or ended)."""
+        for partition in partitions:
+            if partition in self._owned:
+                continue
+            path = self.layout.partition_lock(self.log_id, partition)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            lock = path.open("ab")
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            self._owned[partition] = lock
+
     def roll_due(self) -> None:
         """Close segments past their age, so readers see them as finished."""
         now = time.monotonic()
@@ -136,6 +158,7 @@ class SegmentSink:
             for partition in partitions:
                 self._close(partition)
                 self._next.pop(partition, None)
+                self._disown(partition)
 
     def clear(self, floors: dict[int, int]) -> int:
         """Delete what the files hold below each partition's floor, and every earlier log's
@@ -179,6 +202,13 @@ class SegmentSink:
         with self._lock:
             for partition in list(self._open):
                 self._close(partition)
+            for partition in list(self._owned):
+                self._disown(partition)
+
+    def _disown(self, partition: int) -> None:
+        lock = self._owned.pop(partition, None)
+        if lock is not None:
+            lock.close()  # closing the file releases its lock
 
     def _write_partition(self, partition: int, batch: list[tuple[int, bytes | None]]) -> int:
         if partition not in self._next:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
 from pathlib import Path
 
 import orjson
@@ -154,3 +155,27 @@ def test_records_left_out_keep_the_range_and_a_crashed_segment_its_last_offset(
     assert [(s.first_offset, s.last_offset) for s in segments] == [(0, 3), (4, 4)]
     lines = [read_gzip_members(s.path.read_bytes())[0] for s in segments]
     assert lines == [[b'{"a":0}', b'{"a":2}'], [b'{"a":4}']]
+
+
+def test_a_partition_written_by_another_sink_waits_until_that_one_releases_it(
+    tmp_path: Path,
+) -> None:
+    """A worker that lost a partition without knowing it finishes its write; the new owner
+    then continues after it, and no offset is stored twice."""
+    old, new = make_sink(tmp_path), make_sink(tmp_path)
+    old.own([0])
+    old.write([record(0, o) for o in range(0, 10)])
+    taking = threading.Thread(target=new.own, args=([0, 1],))
+    taking.start()
+    taking.join(0.5)
+    assert taking.is_alive(), "the new owner must wait for the old one"
+    old.write([record(0, o) for o in range(10, 20)])  # the old owner's last fetch
+    old.release([0])
+    taking.join(10)
+    assert not taking.is_alive()
+    assert new.write([record(0, o) for o in range(10, 30)]) == 10  # redelivered from 10
+    new.close()
+
+    counts = stored_id_counts(tmp_path)
+    assert set(counts) == {f"p0-o{o}" for o in range(30)}
+    assert set(counts.values()) == {1}

@@ -74,6 +74,35 @@ def test_two_workers_split_the_partitions_and_agree(worker_env: Services) -> Non
 
 
 @pytest.mark.slow
+def test_a_worker_stalled_past_its_session_rejoins_and_the_tables_still_agree(
+    worker_env: Services,
+) -> None:
+    """A stopped process stands for an event loop held up longer than the 2 s session: the
+    group drops it and gives its partitions to the other worker, which recovers them and goes
+    on; resumed, the stalled one finishes the fetch it was handling before it learns that,
+    then rejoins and takes partitions back. Two rebalances, one of them with a writer that
+    does not know it lost its partitions."""
+    services = worker_env
+    stalled = services.start("worker")
+    services.start("worker")
+    wait_until(
+        lambda: sorted(len(w.partitions) for w in served(services.data_dir)["workers"]) == [2, 2],
+        60,
+        "two workers with two partitions each",
+    )
+    producer = services.start("produce", "--count", "30000", "--rate", "2000", "--seed", "7")
+    wait_until(lambda: stored_count(services.data_dir) >= 6_000, 60, "events in the files")
+    stalled.send_signal(signal.SIGSTOP)
+    time.sleep(10)  # the other worker takes over, recovers and handles events meanwhile
+    stalled.send_signal(signal.SIGCONT)
+    assert producer.wait(120) == 0
+    settle(services, 30_000)
+    counts = stored_id_counts(services.data_dir)
+    assert len(counts) == 30_000 and set(counts.values()) == {1}
+    assert stalled.poll() is None, "the stalled worker must rejoin, not crash"
+
+
+@pytest.mark.slow
 def test_sigkill_at_random_moments_loses_and_doubles_nothing(worker_env: Services) -> None:
     services = worker_env
     rng = random.Random(2026)
