@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, cast
 
 import faust
+from aiokafka.errors import IllegalStateError
 from faust.transport.drivers import aiokafka as driver
 from faust.types import TP, Message, ServiceT, TopicT
 from faust.types.tuples import ack_lock
@@ -79,12 +80,8 @@ class BatchingConsumer(driver.Consumer):
             if handling is not None:
                 await asyncio.shield(handling)  # one fetch handled at a time, in order
                 handling = None
-            if not self.flow_active or self.app.consumer_generation_id != generation:
-                # A rebalance began while this fetch was read or the previous one handled:
-                # it is of the old assignment, and handled now it would run during recovery,
-                # for partitions another worker may own already. It is dropped unread (its
-                # read offsets not advanced, or the next fetch would skip it), and read again
-                # from the committed offsets by whoever owns the partitions now.
+            if self._rebalanced_since(generation):
+                await self._unread(records, handlers)  # the other topics' records are handled
                 continue
             if batches:
                 for batch in batches.values():
@@ -106,6 +103,34 @@ class BatchingConsumer(driver.Consumer):
                 await self.commit()
         if handling is not None:
             await asyncio.shield(handling)
+
+    def _rebalanced_since(self, generation: int) -> bool:
+        """Whether a fetch read in `generation` must not be handled: a rebalance began, or has
+        not ended, since.
+
+        A fetch of the old assignment handled during the next recovery runs while Faust
+        writes the same table stores, for partitions another worker may own already. And
+        until a rebalance ends (`app.rebalancing`), Faust has not yet sought the partitions
+        to their committed offsets: aiokafka fetches a partition it still assigns from where
+        its previous fetch ended, past records that were read but never handled.
+        """
+        app = self.app
+        return not self.flow_active or app.rebalancing or app.consumer_generation_id != generation
+
+    async def _unread(
+        self, records: Mapping[TP, list[Any]], handlers: dict[str, BatchHandler]
+    ) -> None:
+        """Drop a fetch of batch topics as if it was never read: its read offsets stay, and
+        aiokafka's position goes back to its first record. aiokafka resumes a partition it
+        still assigns after a rebalance from its position, not the committed offset, so a
+        fetch dropped without this would be a gap in the files and the tables. A partition no
+        longer assigned is read from the committed offset by its new owner."""
+        for tp, fetched in records.items():
+            if tp.topic in handlers and fetched:
+                try:
+                    await self.seek(tp, fetched[0].offset)
+                except IllegalStateError:
+                    pass  # no longer assigned
 
     async def _handle(
         self,
