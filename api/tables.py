@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, TypeVar
 
 from cartsim.api.workers import WorkerSource, WorkerUnavailableError
@@ -72,8 +73,8 @@ def merge_window(answers: Iterable[WindowAnswer]) -> dict[str, int]:
 def merge_abandoned(answers: Iterable[AbandonedAnswer], limit: int) -> list[AbandonedEntry]:
     """Most valuable first; a session two workers report is taken from the fresher one."""
     entries = (item for answer in answers for item in answer.items)
-    best = _freshest(entries, lambda i: i.session_id, lambda i: i.partition_offset)
-    ranked = sorted(best.values(), key=lambda i: (-i.cart_value_vnd, i.session_id))
+    best = _freshest(entries, itemgetter("session_id"), itemgetter("partition_offset"))
+    ranked = sorted(best.values(), key=lambda i: (-i["cart_value_vnd"], i["session_id"]))
     return ranked[:limit]
 
 

@@ -26,6 +26,7 @@ from cartsim.worker_views import (
     ViewPath,
     WindowAnswer,
     WindowQuery,
+    decode_answer,
 )
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ class HttpWorkers:
         try:
             async with self._http().get(worker.url + path, params=params) as response:
                 response.raise_for_status()
-                return answer.model_validate_json(await response.read())
+                return decode_answer(answer, await response.read())
         except (aiohttp.ClientError, TimeoutError, ValidationError) as exc:
             raise WorkerUnavailableError(
                 f"worker {worker.url} did not answer {path}: {exc}"

@@ -24,7 +24,14 @@ from typing import Any
 import orjson
 
 from cartsim.settings import Settings
-from cartsim.worker_views import MINUTE_MS, PRODUCT_COUNTERS, FunnelCounts, PartitionTotals
+from cartsim.worker_views import (
+    MINUTE_MS,
+    PRODUCT_COUNTERS,
+    AbandonedEntry,
+    FunnelCounts,
+    PartitionTotals,
+    ProductColumns,
+)
 
 #: What a table's values live in: a Faust table's store in the worker, a dict in the rebuild
 #: from files and in tests.
@@ -158,31 +165,32 @@ def new_fault_counts() -> dict[str, Any]:
 
 def served_totals(log: str, value: dict[str, Any]) -> PartitionTotals:
     """A totals value as the contract names it: the one reader of this layout outside the
-    aggregator. Its abandoned carts are counted elsewhere (the abandoned table), so 0 here."""
-    return PartitionTotals.model_validate(
-        {
-            "log": log,
-            "partition": value["p"],
-            "offset": value["o"],
-            "clock_ms": value["clock_ms"],
-            "events": value["events"],
-            "event_types": value["event_type"],
-            "sources": value["source"],
-            "devices": value["device"],
-            "browsers": value["browser"],
-            "funnel": value["funnel"],
-            "products": {
-                product: dict(zip(PRODUCT_COUNTERS, counters, strict=True))
-                for product, counters in value["products"].items()
-            },
-            "revenue_vnd": value["revenue_vnd"],
-            "orders": value["orders"],
-            "cancelled_orders": value["cancelled_orders"],
-            "cancelled_vnd": value["cancelled_vnd"],
-            # absent from values a changelog kept from before faults were counted
-            **{name: value.get(name, 0) for name in ("dead_letters", "duplicates", "too_late")},
-            "abandoned_carts": 0,
-        }
+    aggregator. Built without validation, from the values this module wrote. Its abandoned
+    carts are counted elsewhere (the abandoned table), so 0 here."""
+    products = value["products"]
+    # a list per counter; none without products, where the model's defaults are empty lists
+    columns: dict[str, Any] = dict(
+        zip(PRODUCT_COUNTERS, map(list, zip(*products.values(), strict=True)), strict=False)
+    )
+    return PartitionTotals.model_construct(
+        log=log,
+        partition=value["p"],
+        offset=value["o"],
+        clock_ms=value["clock_ms"],
+        events=value["events"],
+        event_types=value["event_type"],
+        sources=value["source"],
+        devices=value["device"],
+        browsers=value["browser"],
+        funnel=FunnelCounts.model_construct(**value["funnel"]),
+        products=ProductColumns.model_construct(product_id=list(map(int, products)), **columns),
+        revenue_vnd=value["revenue_vnd"],
+        orders=value["orders"],
+        cancelled_orders=value["cancelled_orders"],
+        cancelled_vnd=value["cancelled_vnd"],
+        # absent from values a changelog kept from before faults were counted
+        **{name: value.get(name, 0) for name in ("dead_letters", "duplicates", "too_late")},
+        abandoned_carts=0,
     )
 
 
@@ -390,6 +398,26 @@ def abandoned_record(session: dict[str, Any], clock_ms: int) -> dict[str, Any]:
         "last_activity_unix": session["last_ms"],
         "abandoned_at_unix": clock_ms,
     }
+
+
+def served_cart(log: str, record: dict[str, Any], partition_offset: int) -> AbandonedEntry:
+    """An `abandoned_record` as the contract names it, with its partition's offset."""
+    return AbandonedEntry(
+        log=log,
+        partition=record["p"],
+        partition_offset=partition_offset,
+        session_id=record["session_id"],
+        customer_id=record["customer_id"],
+        is_guest=record["is_guest"],
+        city=record["city"],
+        cart=record["cart"],
+        cart_value_vnd=record["cart_value_vnd"],
+        checkout_stage=record["checkout_stage"],
+        first_activity_unix=record["first_activity_unix"],
+        last_activity=record["last_activity"],
+        last_activity_unix=record["last_activity_unix"],
+        abandoned_at_unix=record["abandoned_at_unix"],
+    )
 
 
 @dataclass

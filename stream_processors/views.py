@@ -19,11 +19,17 @@ from faust.web import Request, Response, View
 from pydantic import BaseModel, ValidationError
 
 from cartsim.events import EVENT_TYPES
-from cartsim.stream_processors.aggregate import minute_key, served_totals, totals_key
+from cartsim.stream_processors.aggregate import (
+    minute_key,
+    served_cart,
+    served_totals,
+    totals_key,
+)
 from cartsim.stream_processors.state import AbandonedIndex
 from cartsim.worker_views import (
     MINUTE_MS,
     AbandonedAnswer,
+    AbandonedEntry,
     AbandonedQuery,
     PartitionTotals,
     PartitionWindow,
@@ -33,6 +39,7 @@ from cartsim.worker_views import (
     ViewPath,
     WindowAnswer,
     WindowQuery,
+    encode_answer,
 )
 
 T = TypeVar("T")
@@ -59,7 +66,7 @@ def totals(sources: Sequence[Source], parsed: Parsed) -> TotalsAnswer:
             if found is not None:
                 count = source.abandoned.counts[partition]
                 partitions.append(found.model_copy(update={"abandoned_carts": count}))
-    return TotalsAnswer(updated_ms=int(time.time() * 1000), partitions=partitions)
+    return TotalsAnswer.model_construct(updated_ms=int(time.time() * 1000), partitions=partitions)
 
 
 class Parsed:
@@ -145,39 +152,31 @@ def window(sources: Sequence[Source], query: WindowQuery, parsed: Parsed) -> Win
                 columns = [sum(column) for column in zip(*rows, strict=True)]
                 counts |= {kind: n for kind, n in zip(EVENT_TYPES, columns, strict=True) if n}
             partitions.append(
-                PartitionWindow(
+                PartitionWindow.model_construct(
                     log=source.log, partition=partition, offset=offset, event_types=counts
                 )
             )
-    return WindowAnswer(partitions=partitions)
+    return WindowAnswer.model_construct(partitions=partitions)
 
 
 def abandoned(sources: Sequence[Source], query: AbandonedQuery, parsed: Parsed) -> AbandonedAnswer:
     """The `limit` most valuable carts idle since `idle_before_ms`, with their partition's
     offset."""
-    found = []
+    found: list[AbandonedEntry] = []
     for source in sources:
         store = source.stores["abandoned"]
+        offsets = {partition: parsed.offset(source, partition) for partition in source.partitions}
         for sid in source.abandoned.most_valuable(query.idle_before_ms, query.limit):
             raw = store.get(sid)
             if raw is not None:
                 record = orjson.loads(raw)
-                partition = record.pop("p")
-                offset = parsed.offset(source, partition)
-                found.append(
-                    {
-                        **record,
-                        "log": source.log,
-                        "partition": partition,
-                        "partition_offset": offset,
-                    }
-                )
-    items = heapq.nlargest(query.limit, found, key=lambda r: r["cart_value_vnd"])
-    return AbandonedAnswer.model_validate({"items": items})
+                found.append(served_cart(source.log, record, offsets.get(record["p"], -1)))
+    items = heapq.nlargest(query.limit, found, key=lambda entry: entry["cart_value_vnd"])
+    return AbandonedAnswer.model_construct(items=items)
 
 
 def _json(view: View, body: BaseModel) -> Response:
-    return view.bytes(body.model_dump_json().encode(), content_type="application/json")
+    return view.bytes(encode_answer(body), content_type="application/json")
 
 
 def _query(request: Request, model: type[Q]) -> Q | str:

@@ -14,9 +14,8 @@ from cartsim.storage import Layout
 from cartsim.worker_views import (
     MINUTE_MS,
     AbandonedQuery,
-    ProductCounters,
+    ProductColumns,
     WindowQuery,
-    total_counters,
 )
 from tests.recount import Recount, recount
 from tests.stored import stored_by_partition
@@ -45,26 +44,25 @@ async def _served(data_dir: Path, minutes: Iterable[int]) -> dict[str, Any]:
         await workers.close()
     out: dict[str, Any] = defaultdict(Counter)
     out.update(dict.fromkeys(("revenue_vnd", "orders", "events", "abandoned_count"), 0))
-    products: dict[int, list[ProductCounters]] = defaultdict(list)
     for entry in snapshot.partitions:
         out["event_type"].update(entry.event_types)
         out["source"].update(entry.sources)
         out["device"].update(entry.devices)
         out["browser"].update(entry.browsers)
         out["funnel"].update(entry.funnel.model_dump())
-        for product, counters in entry.products.items():
-            products[product].append(counters)
         out["revenue_vnd"] += entry.revenue_vnd
         out["orders"] += entry.orders
         out["events"] += entry.events
         out["abandoned_count"] += entry.abandoned_carts
+    products = ProductColumns.total(entry.products for entry in snapshot.partitions)
     out["products"] = {
-        product: list(total_counters(counters).values()) for product, counters in products.items()
+        product: list(products.counters(row).values())
+        for row, product in enumerate(products.product_id)
     }
     for minute, counts in zip(minutes, windows, strict=True):
         for kind, count in counts.items():
             out["minutes"][(minute, kind)] += count
-    out["abandoned"] = {item.session_id: item.cart_value_vnd for item in abandoned}
+    out["abandoned"] = {item["session_id"]: item["cart_value_vnd"] for item in abandoned}
     out["workers"] = [seen.heartbeat for seen in snapshot.workers]
     return out
 

@@ -35,6 +35,8 @@ from cartsim.worker_views import (
     TotalsAnswer,
     WindowAnswer,
     WindowQuery,
+    decode_answer,
+    encode_answer,
 )
 
 A = TypeVar("A", bound=BaseModel)
@@ -126,4 +128,4 @@ class FakeWorkers:
 
 def _over_http(answer: A) -> A:
     """The answer as the API parses it from the worker's JSON."""
-    return type(answer).model_validate_json(answer.model_dump_json())
+    return decode_answer(type(answer), encode_answer(answer))

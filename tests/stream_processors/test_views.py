@@ -5,22 +5,26 @@ from __future__ import annotations
 import random
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
 from cartsim.api.tables import merge_window
-from cartsim.stream_processors.aggregate import minute_key, new_totals, totals_key
+from cartsim.stream_processors.aggregate import Rules, minute_key, new_totals, totals_key
 from cartsim.stream_processors.state import AbandonedIndex
-from cartsim.stream_processors.views import Parsed, abandoned, window
+from cartsim.stream_processors.views import Parsed, abandoned, totals, window
 from cartsim.worker_views import (
+    MAX_ABANDONED,
     MINUTE_MS,
     AbandonedQuery,
     PartitionWindow,
     WindowAnswer,
     WindowQuery,
+    encode_answer,
 )
+from tests.api.fake_workers import store_events, tables_of_files
 
 KINDS = ("view_item", "add_to_cart", "purchase", "exit_page", "teleport")  # one unknown
 
@@ -165,8 +169,28 @@ def test_the_view_ranks_carts_of_every_source_by_value() -> None:
         source.stores["totals"][totals_key(0)] = totals_at(0, 42)
     query = AbandonedQuery(limit=3, idle_before_ms=3)
     items = abandoned(sources, query, Parsed()).items
-    assert [(i.session_id, i.log, i.partition, i.partition_offset) for i in items] == [
+    assert [(i["session_id"], i["log"], i["partition"], i["partition_offset"]) for i in items] == [
         ("s1", "log-b", 0, 42),
         ("s2", "log-a", 0, 42),
         ("s0", "log-a", 0, 42),
     ]
+
+
+def test_the_answers_built_without_validation_are_exactly_the_contract_s_models(
+    tmp_path: Path,
+) -> None:
+    """Each answer validates as its model, and its JSON is the one pydantic writes for it."""
+    store_events(tmp_path, 2_000, seed=8, rate=2.0)  # 17 minutes of event time
+    sources = tables_of_files(tmp_path, Rules(abandon_after_ms=MINUTE_MS))
+    parsed = Parsed()
+    served = totals(sources, parsed)
+    carts = abandoned(sources, AbandonedQuery(limit=MAX_ABANDONED, idle_before_ms=2**62), parsed)
+    clock_ms = max(entry.clock_ms for entry in served.partitions)
+    sums = window(sources, WindowQuery.ending(0, clock_ms + 1), parsed)
+    assert served.partitions and all(entry.products.product_id for entry in served.partitions)
+    assert carts.items and all(entry["cart"] for entry in carts.items)
+    assert all(entry.event_types for entry in sums.partitions)
+    for answer in (served, carts, sums):
+        body = encode_answer(answer)
+        assert body == answer.model_dump_json().encode()
+        assert type(answer).model_validate_json(body).model_dump_json().encode() == body

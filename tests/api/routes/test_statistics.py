@@ -17,7 +17,7 @@ from cartsim.api.routes.statistics import _running
 from cartsim.api.tables import SeenWorker, Snapshot
 from cartsim.settings import Settings
 from cartsim.stream_processors.aggregate import Rules
-from cartsim.worker_views import FunnelCounts, Heartbeat, PartitionTotals, ProductCounters
+from cartsim.worker_views import FunnelCounts, Heartbeat, PartitionTotals, ProductColumns
 from tests.api.conftest import api_settings
 from tests.api.fake_workers import FakeWorker, FakeWorkers, store_events, tables_of_files
 from tests.conftest import Services, wait_until
@@ -231,9 +231,9 @@ def test_the_running_statistics_are_computed_once_per_snapshot_and_top(tmp_path:
         devices={},
         browsers={},
         funnel=FunnelCounts(),
-        products={
-            7: ProductCounters(views=3, adds=1, removes=0, units_purchased=1, revenue_vnd=90)
-        },
+        products=ProductColumns(
+            product_id=[7], views=[3], adds=[1], removes=[0], units_purchased=[1], revenue_vnd=[90]
+        ),
         revenue_vnd=0,
         orders=0,
         cancelled_orders=0,
