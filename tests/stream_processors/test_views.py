@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from cartsim.api.tables import merge_window
+from cartsim.settings import Settings
 from cartsim.stream_processors.aggregate import Rules, minute_key, new_totals, totals_key
 from cartsim.stream_processors.state import AbandonedIndex
 from cartsim.stream_processors.views import Parsed, abandoned, totals, window
@@ -181,7 +182,7 @@ def test_the_answers_built_without_validation_are_exactly_the_contract_s_models(
 ) -> None:
     """Each answer validates as its model, and its JSON is the one pydantic writes for it."""
     store_events(tmp_path, 2_000, seed=8, rate=2.0)  # 17 minutes of event time
-    sources = tables_of_files(tmp_path, Rules(abandon_after_ms=MINUTE_MS))
+    sources = tables_of_files(tmp_path, Rules.of(Settings(abandon_after_s=60)))
     parsed = Parsed()
     served = totals(sources, parsed)
     carts = abandoned(sources, AbandonedQuery(limit=MAX_ABANDONED, idle_before_ms=2**62), parsed)
