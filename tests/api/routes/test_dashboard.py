@@ -137,7 +137,11 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
             backfill = ("--count", str(BACKFILL), "--start", start, "--end", end)
             produced = services.run("produce", *backfill, "--seed", "11")
             assert produced.returncode == 0, produced.stderr
-            yield Pipeline(services)
+            pipeline = Pipeline(services)
+            # the baseline of `stream`: a total read while the backfill is still being counted
+            # would let the backfill's last events pass for the live producer's
+            wait_until(lambda: pipeline.total() == BACKFILL, 60, "the backfill counted")
+            yield pipeline
         finally:
             services.stop_all()
 
