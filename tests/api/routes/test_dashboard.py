@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,7 +17,9 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select
 
 from cartsim.broker import EmbeddedBroker
+from cartsim.kafka import high_watermarks
 from cartsim.processes import stop_process
+from cartsim.settings import Settings
 from tests.browser import chromium
 from tests.conftest import Services, wait_until
 from tests.tables import stored_count
@@ -79,15 +82,22 @@ class Pipeline:
             return -1
 
     def stop_live(self) -> int:
-        """Stop the live producer; returns the total once the tables and files hold it all."""
+        """Stop the live producer; returns the total once the tables and files hold it all.
+
+        Totals, files and DuckDB agree at every commit of the worker, also while it still reads
+        the producer's last records: only the topic's log-end offsets say that it read them all.
+        """
         if self.live is not None:
             stop_process(self.live)
+        settings, bootstrap = Settings(), self.services.env["CARTSIM_KAFKA_BOOTSTRAP"]
+        marks = asyncio.run(high_watermarks(bootstrap, settings.topic, settings.partitions))
+        produced = sum(marks.values())
 
         def settled() -> int | None:
             total = self.total()
             stored = stored_count(self.services.data_dir)
             ingested = self.get("/health")["storage"]["ingest"]["rows"]
-            return total if total == stored == ingested else None
+            return total if total == stored == ingested == produced else None
 
         return wait_until(settled, 60, "the stopped stream settled in files, tables and DuckDB")
 
