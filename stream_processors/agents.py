@@ -177,6 +177,7 @@ async def index_recovered() -> None:
     """Recovery restored our partitions' keys: index them before fetches are handled again."""
     owned = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.topic}
     runtime.state.recovered(owned)
+    log.info("recovered partitions %s", sorted(owned))
 
 
 @app.timer(interval=1.0)

@@ -141,7 +141,13 @@ class SegmentSink:
             path = self.layout.partition_lock(self.log_id, partition)
             path.parent.mkdir(parents=True, exist_ok=True)
             lock = path.open("ab")
-            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            try:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                log.info("partition %d: waiting for the worker that wrote it to let go", partition)
+                started = time.monotonic()
+                fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+                log.info("partition %d: ours after %.1f s", partition, time.monotonic() - started)
             self._owned[partition] = lock
 
     def roll_due(self) -> None:
@@ -154,11 +160,13 @@ class SegmentSink:
 
     def release(self, partitions: Iterable[int]) -> None:
         """Close and forget partitions this worker no longer owns (after a rebalance)."""
+        partitions = sorted(partitions)
         with self._lock:
             for partition in partitions:
                 self._close(partition)
                 self._next.pop(partition, None)
                 self._disown(partition)
+        log.info("released partitions %s", partitions)
 
     def clear(self, floors: dict[int, int]) -> int:
         """Delete what the files hold below each partition's floor, and every earlier log's

@@ -54,6 +54,7 @@ async def _served(data_dir: Path, minutes: Iterable[int]) -> dict[str, Any]:
         out["orders"] += entry.orders
         out["events"] += entry.events
         out["abandoned_count"] += entry.abandoned_carts
+        out["by_partition"][entry.partition] = (entry.events, entry.offset)
     products = ProductColumns.total(entry.products for entry in snapshot.partitions)
     out["products"] = {
         product: list(products.counters(row).values())
@@ -80,6 +81,12 @@ def mismatches(data_dir: Path, abandon_after_ms: int) -> list[str]:
         for name in ("event_type", "source", "device", "browser", "funnel", "minutes")
         if {k: v for k, v in got[name].items() if v} != dict(getattr(expected, name))
     ]
+    stored = {p: len(events) for (_, p), events in stored_by_partition(data_dir).items()}
+    if {p: events for p, (events, _) in got["by_partition"].items()} != stored:
+        wrong.append(
+            f"events by partition: served (events, last offset) {dict(got['by_partition'])},"
+            f" files {stored}"
+        )
     if dict(got["products"]) != {k: v for k, v in expected.products.items() if k is not None}:
         wrong.append("products")
     if (got["revenue_vnd"], got["orders"]) != (expected.revenue_vnd, expected.orders):
