@@ -54,11 +54,13 @@ async def _served(data_dir: Path, minutes: Iterable[int]) -> dict[str, Any]:
         out["orders"] += entry.orders
         out["events"] += entry.events
         out["abandoned_count"] += entry.abandoned_carts
-        out["by_partition"][entry.partition] = (entry.events, entry.offset)
     products = ProductColumns.total(entry.products for entry in snapshot.partitions)
     out["products"] = {
         product: list(products.counters(row).values())
         for row, product in enumerate(products.product_id)
+    }
+    out["by_partition"] = {
+        (entry.log, entry.partition): (entry.events, entry.offset) for entry in snapshot.partitions
     }
     for minute, counts in zip(minutes, windows, strict=True):
         for kind, count in counts.items():
@@ -74,14 +76,15 @@ def served(data_dir: Path, minutes: Iterable[int] = ()) -> dict[str, Any]:
 
 def mismatches(data_dir: Path, abandon_after_ms: int) -> list[str]:
     """Where the served tables differ from a recount of the files; empty when they agree."""
-    expected: Recount = recount(file_partitions(data_dir), abandon_after_ms)
+    grouped = stored_by_partition(data_dir)
+    expected: Recount = recount([grouped[key] for key in sorted(grouped)], abandon_after_ms)
     got = served(data_dir, sorted({minute for minute, _ in expected.minutes}))
     wrong = [
         name
         for name in ("event_type", "source", "device", "browser", "funnel", "minutes")
         if {k: v for k, v in got[name].items() if v} != dict(getattr(expected, name))
     ]
-    stored = {p: len(events) for (_, p), events in stored_by_partition(data_dir).items()}
+    stored = {key: len(events) for key, events in grouped.items()}
     if {p: events for p, (events, _) in got["by_partition"].items()} != stored:
         wrong.append(
             f"events by partition: served (events, last offset) {dict(got['by_partition'])},"
