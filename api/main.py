@@ -49,8 +49,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     workers: WorkerSource = app.state.workers or HttpWorkers(layout)
     app.state.generator = Generator(settings, workers)
     app.state.broker_probe = BrokerProbe(settings.kafka_bootstrap)
-    app.state.tables = tables = TablesClient(workers, settings.tables_refresh_s)
-    app.state.catalog = {p.id: p for p in await aload_catalog(layout.products_path)}
+    app.state.catalog = catalog = {p.id: p for p in await aload_catalog(layout.products_path)}
+    prepare = statistics.prepare(catalog, settings)
+    app.state.tables = tables = TablesClient(workers, settings.tables_refresh_s, prepare)
     app.state.feed = feed = Feed(dashboard.Frames(app).build, settings.dashboard_interval_s)
     ingesting = asyncio.create_task(ingester.run_forever(settings.ingest_interval_s))
     refreshing = asyncio.create_task(tables.run_forever())

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
+import orjson
 from pydantic import BaseModel, Field
 
 from cartsim.moments import VIETNAM
@@ -254,9 +255,10 @@ def window_counts(
 
 def abandoned_page(
     items: list[AbandonedEntry], total: int, hours: int, limit: int, clock_ms: int
-) -> AbandonedPage:
-    """The page, validated whole: one call into pydantic is faster than building each cart's
-    model, even from carts already validated."""
+) -> bytes:
+    """The page's JSON as `AbandonedPage` writes it (the tests hold the two equal), by orjson
+    from carts already validated: pydantic validating a page of 200 carts again took
+    milliseconds on the event loop."""
     carts = [
         {
             **{name: value for name, value in item.items() if name in _CART_FIELDS},
@@ -264,15 +266,14 @@ def abandoned_page(
         }
         for item in items
     ]
-    return AbandonedPage.model_validate(
-        {
-            "items": carts,
-            "total_abandoned": total,
-            "hours_threshold": hours,
-            "limit": limit,
-            "event_time": _at(clock_ms),
-        }
-    )
+    page = {
+        "items": carts,
+        "total_abandoned": total,
+        "hours_threshold": hours,
+        "limit": limit,
+        "event_time": _at(clock_ms),
+    }
+    return orjson.dumps(page)
 
 
 _CART_FIELDS = AbandonedCart.model_fields.keys() & AbandonedEntry.__annotations__

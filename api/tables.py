@@ -4,8 +4,13 @@ Each worker answers for its own partitions, and for the tables rebuilt from earl
 for every (log, partition) the answer that reached the highest offset wins, so a partition
 moving between workers, or history every worker reports, counts once. A background task keeps a
 merged snapshot of the totals fresh (every `refresh_s`), so /cart/statistics reads memory;
-/cart/abandoned and date ranges ask the workers the snapshot found, per request, and the
-workers sum a date range's minutes themselves.
+date ranges ask the workers the snapshot found, per request, and the workers sum a date range's
+minutes themselves. Abandoned carts are asked once per snapshot and idle threshold, and the
+thresholds asked lately are fetched again with each refresh, before its snapshot is published.
+
+A refresh merges and prepares its snapshot in a thread (`prepare`: what the routes compute from
+a snapshot alone), then publishes it by replacing the reference, so a request never waits for a
+merge on the event loop and always reads one whole snapshot.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from cartsim.api.workers import WorkerSource, WorkerUnavailableError
 from cartsim.worker_views import (
@@ -33,6 +38,9 @@ from cartsim.worker_views import (
 )
 
 log = logging.getLogger(__name__)
+HOUR_MS = 3_600_000
+#: How long an idle threshold of /cart/abandoned stays among those each refresh fetches.
+ABANDONED_HOT_S = 10.0
 E = TypeVar("E")
 K = TypeVar("K", bound=Hashable)
 A = TypeVar("A")
@@ -110,13 +118,29 @@ class Snapshot:
         return [seen.heartbeat for seen in self.workers if seen.reachable]
 
 
+@dataclass(frozen=True)
+class Carts:
+    """The most valuable abandoned carts idle at least some hours, for one snapshot."""
+
+    limit: int
+    items: list[AbandonedEntry]
+
+
 class TablesClient:
     """Keeps the merged snapshot fresh and asks the workers it found for ranges and carts."""
 
-    def __init__(self, source: WorkerSource, refresh_s: float = 0.25) -> None:
+    def __init__(
+        self,
+        source: WorkerSource,
+        refresh_s: float = 0.25,
+        prepare: Callable[[Snapshot], None] | None = None,
+    ) -> None:
         self.source = source
         self.refresh_s = refresh_s
+        self.prepare = prepare
         self.snapshot = Snapshot()
+        #: idle threshold in hours -> (largest limit asked, when last asked: monotonic s)
+        self._hot: dict[int, tuple[int, float]] = {}
 
     async def run_forever(self) -> None:
         while True:
@@ -126,7 +150,18 @@ class TablesClient:
     async def refresh(self) -> Snapshot:
         workers = await self.source.live()
         answers = await _ask(workers, self.source.totals)
-        self.snapshot = Snapshot(
+        snapshot = await asyncio.to_thread(self._merged, workers, answers)
+        now = time.monotonic()
+        hot = {h: limit for h, (limit, asked) in self._hot.items() if now - asked < ABANDONED_HOT_S}
+        self._hot = {h: self._hot[h] for h in hot}
+        if hot and snapshot.reachable:
+            fetches = (self._carts(snapshot, h, limit) for h, limit in hot.items())
+            await asyncio.gather(*fetches, return_exceptions=True)
+        self.snapshot = snapshot
+        return snapshot
+
+    def _merged(self, workers: list[Heartbeat], answers: list[TotalsAnswer | None]) -> Snapshot:
+        snapshot = Snapshot(
             partitions=merge_totals(a for a in answers if a is not None),
             workers=[
                 SeenWorker(worker, answer is not None)
@@ -134,7 +169,9 @@ class TablesClient:
             ],
             taken_ms=int(time.time() * 1000),
         )
-        return self.snapshot
+        if self.prepare is not None and snapshot.reachable:
+            self.prepare(snapshot)
+        return snapshot
 
     async def window(self, query: WindowQuery) -> dict[str, int]:
         """Events by type in the minutes that overlap the query's range."""
@@ -146,6 +183,39 @@ class TablesClient:
         workers = self.snapshot.reachable
         answers = await _ask(workers, lambda worker: self.source.abandoned(worker, query))
         return merge_abandoned((a for a in answers if a is not None), query.limit)
+
+    async def abandoned_carts(
+        self, snapshot: Snapshot, hours: int, limit: int
+    ) -> list[AbandonedEntry]:
+        """The `limit` most valuable carts idle at least `hours` in the snapshot's event time:
+        asked of the workers once per snapshot and threshold, for the largest limit wanted
+        lately (the first `limit` of a longer ranking are the ranking of `limit`)."""
+        known, _ = self._hot.get(hours, (0, 0.0))
+        self._hot[hours] = (max(known, limit), time.monotonic())
+        carts = await self._carts(snapshot, hours, max(known, limit))
+        return carts.items[:limit]
+
+    async def _carts(self, snapshot: Snapshot, hours: int, limit: int) -> Carts:
+        """The snapshot's carts of `hours`, one fetch shared by every request that wants them;
+        another only when the one held has fewer than `limit` or failed."""
+        key = ("abandoned", hours)
+        held = cast("asyncio.Task[Carts] | None", snapshot.computed.get(key))
+        if held is not None and not (held.done() and (held.cancelled() or held.exception())):
+            carts = await asyncio.shield(held)
+            if carts.limit >= limit:
+                return carts
+        query = AbandonedQuery(limit=limit, idle_before_ms=snapshot.clock_ms - hours * HOUR_MS)
+
+        async def fetch() -> Carts:
+            answers = await _ask(
+                snapshot.reachable, lambda worker: self.source.abandoned(worker, query)
+            )
+            found = [a for a in answers if a is not None]
+            return Carts(limit, await asyncio.to_thread(merge_abandoned, found, limit))
+
+        task = asyncio.ensure_future(fetch())
+        snapshot.computed[key] = task
+        return await asyncio.shield(task)
 
 
 async def _ask(

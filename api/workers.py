@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
-from pydantic import BaseModel, ValidationError
+import orjson
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from cartsim.errors import CartsimError
 from cartsim.registry import live_workers
 from cartsim.storage import Layout
 from cartsim.worker_views import (
     AbandonedAnswer,
+    AbandonedEntry,
     AbandonedQuery,
     Heartbeat,
+    PartitionTotals,
     ReplaceAnswer,
     ReplaceRequest,
     TotalsAnswer,
@@ -31,6 +34,30 @@ from cartsim.worker_views import (
 
 log = logging.getLogger(__name__)
 A = TypeVar("A", bound=BaseModel)
+
+
+#: The answers that hold many records, by the field that holds them and the records' type.
+_PIECES: dict[type[BaseModel], tuple[str, TypeAdapter[Any]]] = {
+    TotalsAnswer: ("partitions", TypeAdapter(list[PartitionTotals])),
+    AbandonedAnswer: ("items", TypeAdapter(list[AbandonedEntry])),
+}
+#: Records validated in one call into pydantic, which holds the GIL for the whole call.
+_PIECE = 8
+
+
+def decode_in_pieces(model: type[A], body: bytes) -> A:
+    """`decode_answer`, as strict, but validating an answer's records a few at a time, so a
+    thread decoding a large answer lets the event loop run between the pieces."""
+    pieces = _PIECES.get(model)
+    data = orjson.loads(body)
+    if pieces is None or not isinstance(data, dict) or not isinstance(data.get(pieces[0]), list):
+        return decode_answer(model, body)
+    name, record = pieces
+    records: list[Any] = data.pop(name)
+    items: list[Any] = []
+    for start in range(0, len(records), _PIECE):
+        items += record.validate_python(records[start : start + _PIECE], strict=True)
+    return model.model_validate({**data, name: []}, strict=True).model_copy(update={name: items})
 
 
 class WorkerUnavailableError(CartsimError):
@@ -108,8 +135,9 @@ class HttpWorkers:
         try:
             async with self._http().get(worker.url + path, params=params) as response:
                 response.raise_for_status()
-                return decode_answer(answer, await response.read())
-        except (aiohttp.ClientError, TimeoutError, ValidationError) as exc:
+                body = await response.read()
+            return await asyncio.to_thread(decode_in_pieces, answer, body)
+        except (aiohttp.ClientError, TimeoutError, ValidationError, orjson.JSONDecodeError) as exc:
             raise WorkerUnavailableError(
                 f"worker {worker.url} did not answer {path}: {exc}"
             ) from exc

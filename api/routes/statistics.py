@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, cast
 
 from fastapi import APIRouter, HTTPException, Query, Response
@@ -19,9 +20,12 @@ from cartsim.api.statistics import (
 from cartsim.api.tables import Snapshot
 from cartsim.producer.catalog import Product
 from cartsim.settings import Settings
-from cartsim.worker_views import AbandonedQuery, WindowQuery
+from cartsim.worker_views import WindowQuery
 
 router = APIRouter(prefix="/cart", tags=["statistics"])
+
+#: `top` when a request does not say: the refresh computes its statistics before publishing.
+DEFAULT_TOP = 10
 
 _UNAVAILABLE: Responses = {
     503: {"model": Problem, "description": "No worker is running or answering."}
@@ -41,7 +45,7 @@ async def get_statistics(
     catalog: CatalogDep,
     settings: SettingsDep,
     dates: TimeRangeDep,
-    top: Annotated[int, Query(ge=1, le=50, description="Products in each ranking.")] = 10,
+    top: Annotated[int, Query(ge=1, le=50, description="Products in each ranking.")] = DEFAULT_TOP,
 ) -> Response:
     """Running counts, funnel, abandonment, revenue and top products, from the Faust tables.
 
@@ -59,6 +63,15 @@ async def get_statistics(
     counts = await tables.window(WindowQuery.ending(start, end + 1)) if end >= start else {}
     window = window_counts(counts, dates.start_ms, dates.end_ms, settings.window_retention_s)
     return JSONBytes(result.model_copy(update={"window": window}).model_dump_json().encode())
+
+
+def prepare(catalog: dict[int, Product], settings: Settings) -> Callable[[Snapshot], None]:
+    """What `TablesClient` computes in its thread for each snapshot before it is published."""
+
+    def compute(snapshot: Snapshot) -> None:
+        _running(snapshot, catalog, settings, DEFAULT_TOP)
+
+    return compute
 
 
 def _running(
@@ -94,9 +107,11 @@ async def get_abandoned(
     """
     snapshot = tables.snapshot
     _require_workers(snapshot)
-    clock = snapshot.clock_ms
-    query = AbandonedQuery(limit=limit, idle_before_ms=clock - hours_threshold * 3_600_000)
-    items = await tables.abandoned(query)
-    total = sum(partition.abandoned_carts for partition in snapshot.partitions)
-    page = abandoned_page(items, total, hours_threshold, limit, clock)
-    return JSONBytes(page.model_dump_json().encode())
+    key = ("abandoned page", hours_threshold, limit)
+    body = snapshot.computed.get(key)
+    if body is None:
+        items = await tables.abandoned_carts(snapshot, hours_threshold, limit)
+        total = sum(partition.abandoned_carts for partition in snapshot.partitions)
+        body = abandoned_page(items, total, hours_threshold, limit, snapshot.clock_ms)
+        snapshot.computed[key] = body
+    return JSONBytes(cast("bytes", body))

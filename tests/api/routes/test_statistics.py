@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -9,15 +10,30 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
 from cartsim.api.main import create_app
 from cartsim.api.routes.statistics import _running
-from cartsim.api.tables import SeenWorker, Snapshot
+from cartsim.api.statistics import AbandonedPage
+from cartsim.api.tables import SeenWorker, Snapshot, TablesClient
+from cartsim.api.workers import decode_in_pieces
 from cartsim.settings import Settings
+from cartsim.stream_processors import views
 from cartsim.stream_processors.aggregate import Rules
-from cartsim.worker_views import FunnelCounts, Heartbeat, PartitionTotals, ProductColumns
+from cartsim.worker_views import (
+    AbandonedAnswer,
+    AbandonedQuery,
+    FunnelCounts,
+    Heartbeat,
+    PartitionTotals,
+    ProductColumns,
+    TotalsAnswer,
+    decode_answer,
+    encode_answer,
+)
 from tests.api.conftest import api_settings
 from tests.api.fake_workers import FakeWorker, FakeWorkers, store_events, tables_of_files
 from tests.conftest import Services, wait_until
@@ -249,3 +265,56 @@ def test_the_running_statistics_are_computed_once_per_snapshot_and_top(tmp_path:
     refreshed = Snapshot(snapshot.partitions, snapshot.workers, snapshot.taken_ms + 250)
     assert _running(refreshed, {}, settings, 5) is not first
     assert first[0].top_products.by_views[0].product_id == 7
+
+
+def test_the_abandoned_page_is_the_json_its_model_writes(faked: TestClient) -> None:
+    body = faked.get("/cart/abandoned", params={"limit": 200, "hours_threshold": 1}).content
+    assert body == AbandonedPage.model_validate_json(body).model_dump_json().encode()
+
+
+def test_abandoned_carts_are_asked_once_per_snapshot_and_threshold(files: Path) -> None:
+    rules = Rules.of(Settings(abandon_after_s=ABANDON_AFTER_S))
+    workers = CountingWorkers(FakeWorker(tables_of_files(files, rules)))
+    tables = TablesClient(workers)
+
+    async def ask() -> tuple[list[list[str]], int]:
+        snapshot = await tables.refresh()
+        pages = await asyncio.gather(
+            tables.abandoned_carts(snapshot, 1, 20),
+            tables.abandoned_carts(snapshot, 1, 5),
+            tables.abandoned_carts(snapshot, 2, 5),
+        )
+        asked = workers.asked
+        refreshed = await tables.refresh()  # fetches the thresholds asked lately
+        again = await tables.abandoned_carts(refreshed, 1, 20)
+        assert workers.asked == asked + 2
+        assert again == pages[0]
+        return [[cart["session_id"] for cart in page] for page in pages], asked
+
+    (twenty, five, idler), asked = asyncio.run(ask())
+    assert asked == 2 and len(twenty) > 5 and five == twenty[:5] and not idler  # 100 minutes
+
+
+def test_a_large_answer_decodes_in_pieces_as_it_decodes_whole(files: Path) -> None:
+    rules = Rules.of(Settings(abandon_after_s=ABANDON_AFTER_S))
+    sources = tables_of_files(files, rules)
+    for answer in (
+        views.totals(sources, views.Parsed()),
+        views.abandoned(sources, AbandonedQuery(limit=1000, idle_before_ms=2**62), views.Parsed()),
+    ):
+        body = encode_answer(answer)
+        assert decode_in_pieces(type(answer), body) == decode_answer(type(answer), body)
+    wrong = orjson.loads(encode_answer(views.totals(sources, views.Parsed())))
+    wrong["partitions"][-1]["events"] = "7"
+    with pytest.raises(ValidationError):
+        decode_in_pieces(TotalsAnswer, orjson.dumps(wrong))
+
+
+class CountingWorkers(FakeWorkers):
+    """Fake workers that count the abandoned carts they are asked for."""
+
+    asked = 0
+
+    async def abandoned(self, worker: Heartbeat, query: AbandonedQuery) -> AbandonedAnswer:
+        self.asked += 1
+        return await super().abandoned(worker, query)
