@@ -4,9 +4,10 @@ Each worker answers for its own partitions, and for the tables rebuilt from earl
 for every (log, partition) the answer that reached the highest offset wins, so a partition
 moving between workers, or history every worker reports, counts once. A background task keeps a
 merged snapshot of the totals fresh (every `refresh_s`), so /cart/statistics reads memory;
-date ranges ask the workers the snapshot found, per request, and the workers sum a date range's
-minutes themselves. Abandoned carts are asked once per snapshot and idle threshold, and the
-thresholds asked lately are fetched again with each refresh, before its snapshot is published.
+date ranges and abandoned carts ask the workers the snapshot found, once per snapshot and
+question (`shared`), and the workers sum a date range's minutes themselves. What was asked
+lately each refresh asks again before it publishes its snapshot, so a request seldom waits for
+a worker.
 
 A refresh merges and prepares its snapshot in a thread (`prepare`: what the routes compute from
 a snapshot alone), then publishes it by replacing the reference, so a request never waits for a
@@ -39,8 +40,9 @@ from cartsim.worker_views import (
 
 log = logging.getLogger(__name__)
 HOUR_MS = 3_600_000
-#: How long an idle threshold of /cart/abandoned stays among those each refresh fetches.
-ABANDONED_HOT_S = 10.0
+#: How long, and how many, of what requests asked of a snapshot each refresh makes again.
+HOT_S = 10.0
+HOT_KEYS = 16
 E = TypeVar("E")
 K = TypeVar("K", bound=Hashable)
 A = TypeVar("A")
@@ -118,12 +120,8 @@ class Snapshot:
         return [seen.heartbeat for seen in self.workers if seen.reachable]
 
 
-@dataclass(frozen=True)
-class Carts:
-    """The most valuable abandoned carts idle at least some hours, for one snapshot."""
-
-    limit: int
-    items: list[AbandonedEntry]
+#: Makes something of a snapshot for `TablesClient.shared`.
+Make = Callable[["Snapshot"], Awaitable[Any]]
 
 
 class TablesClient:
@@ -139,8 +137,10 @@ class TablesClient:
         self.refresh_s = refresh_s
         self.prepare = prepare
         self.snapshot = Snapshot()
-        #: idle threshold in hours -> (largest limit asked, when last asked: monotonic s)
-        self._hot: dict[int, tuple[int, float]] = {}
+        #: what `shared` was asked lately, oldest first: key -> (how to make it, when asked)
+        self._hot: dict[Hashable, tuple[Make, float]] = {}
+        #: idle threshold in hours -> the most carts asked for
+        self._limits: dict[int, int] = {}
 
     async def run_forever(self) -> None:
         while True:
@@ -152,11 +152,10 @@ class TablesClient:
         answers = await _ask(workers, self.source.totals)
         snapshot = await asyncio.to_thread(self._merged, workers, answers)
         now = time.monotonic()
-        hot = {h: limit for h, (limit, asked) in self._hot.items() if now - asked < ABANDONED_HOT_S}
-        self._hot = {h: self._hot[h] for h in hot}
-        if hot and snapshot.reachable:
-            fetches = (self._carts(snapshot, h, limit) for h, limit in hot.items())
-            await asyncio.gather(*fetches, return_exceptions=True)
+        self._hot = {k: hot for k, hot in self._hot.items() if now - hot[1] < HOT_S}
+        if self._hot and snapshot.reachable:
+            made = (self._made(snapshot, key, make) for key, (make, _) in self._hot.items())
+            await asyncio.gather(*made, return_exceptions=True)
         self.snapshot = snapshot
         return snapshot
 
@@ -173,49 +172,50 @@ class TablesClient:
             self.prepare(snapshot)
         return snapshot
 
-    async def window(self, query: WindowQuery) -> dict[str, int]:
+    async def shared(self, snapshot: Snapshot, key: Hashable, make: Make) -> Any:
+        """What `make` makes of the snapshot, made once per snapshot for every request that
+        wants it; what was asked in the last `HOT_S` (at most `HOT_KEYS` keys) each refresh makes
+        before it publishes its snapshot, so requests find it made."""
+        self._hot.pop(key, None)
+        self._hot[key] = (make, time.monotonic())
+        if len(self._hot) > HOT_KEYS:
+            del self._hot[next(iter(self._hot))]
+        return await self._made(snapshot, key, make)
+
+    async def _made(self, snapshot: Snapshot, key: Hashable, make: Make) -> Any:
+        held = cast("asyncio.Future[Any] | None", snapshot.computed.get(key))
+        if held is None or (held.done() and (held.cancelled() or held.exception() is not None)):
+            held = snapshot.computed[key] = asyncio.ensure_future(make(snapshot))
+        return await asyncio.shield(held)
+
+    async def window(self, query: WindowQuery, snapshot: Snapshot | None = None) -> dict[str, int]:
         """Events by type in the minutes that overlap the query's range."""
-        workers = self.snapshot.reachable
+        workers = (snapshot or self.snapshot).reachable
         answers = await _ask(workers, lambda worker: self.source.window(worker, query))
         return merge_window(a for a in answers if a is not None)
 
-    async def abandoned(self, query: AbandonedQuery) -> list[AbandonedEntry]:
-        workers = self.snapshot.reachable
+    async def abandoned(
+        self, query: AbandonedQuery, snapshot: Snapshot | None = None
+    ) -> list[AbandonedEntry]:
+        workers = (snapshot or self.snapshot).reachable
         answers = await _ask(workers, lambda worker: self.source.abandoned(worker, query))
-        return merge_abandoned((a for a in answers if a is not None), query.limit)
+        found = [a for a in answers if a is not None]
+        return await asyncio.to_thread(merge_abandoned, found, query.limit)
 
     async def abandoned_carts(
         self, snapshot: Snapshot, hours: int, limit: int
     ) -> list[AbandonedEntry]:
-        """The `limit` most valuable carts idle at least `hours` in the snapshot's event time:
-        asked of the workers once per snapshot and threshold, for the largest limit wanted
-        lately (the first `limit` of a longer ranking are the ranking of `limit`)."""
-        known, _ = self._hot.get(hours, (0, 0.0))
-        self._hot[hours] = (max(known, limit), time.monotonic())
-        carts = await self._carts(snapshot, hours, max(known, limit))
-        return carts.items[:limit]
+        """The `limit` most valuable carts idle at least `hours` in the snapshot's event time,
+        from the workers' ranking of the most carts asked at that threshold (its first `limit`
+        are the ranking of `limit`), shared per snapshot."""
+        most = self._limits[hours] = max(self._limits.get(hours, 0), limit)
 
-    async def _carts(self, snapshot: Snapshot, hours: int, limit: int) -> Carts:
-        """The snapshot's carts of `hours`, one fetch shared by every request that wants them;
-        another only when the one held has fewer than `limit` or failed."""
-        key = ("abandoned", hours)
-        held = cast("asyncio.Task[Carts] | None", snapshot.computed.get(key))
-        if held is not None and not (held.done() and (held.cancelled() or held.exception())):
-            carts = await asyncio.shield(held)
-            if carts.limit >= limit:
-                return carts
-        query = AbandonedQuery(limit=limit, idle_before_ms=snapshot.clock_ms - hours * HOUR_MS)
+        async def carts(of: Snapshot) -> list[AbandonedEntry]:
+            idle_before = of.clock_ms - hours * HOUR_MS
+            return await self.abandoned(AbandonedQuery(limit=most, idle_before_ms=idle_before), of)
 
-        async def fetch() -> Carts:
-            answers = await _ask(
-                snapshot.reachable, lambda worker: self.source.abandoned(worker, query)
-            )
-            found = [a for a in answers if a is not None]
-            return Carts(limit, await asyncio.to_thread(merge_abandoned, found, limit))
-
-        task = asyncio.ensure_future(fetch())
-        snapshot.computed[key] = task
-        return await asyncio.shield(task)
+        found: list[AbandonedEntry] = await self.shared(snapshot, ("abandoned", hours, most), carts)
+        return found[:limit]
 
 
 async def _ask(

@@ -54,15 +54,20 @@ async def get_statistics(
     """
     snapshot = tables.snapshot
     _require_workers(snapshot)
-    result, body = _running(snapshot, catalog, settings, top)
     if dates.start_ms is None and dates.end_ms is None:
-        return JSONBytes(body)
-    retention_ms = int(settings.window_retention_s * 1000)
-    end = dates.end_ms if dates.end_ms is not None else snapshot.clock_ms
-    start = dates.start_ms if dates.start_ms is not None else snapshot.clock_ms - retention_ms
-    counts = await tables.window(WindowQuery.ending(start, end + 1)) if end >= start else {}
-    window = window_counts(counts, dates.start_ms, dates.end_ms, settings.window_retention_s)
-    return JSONBytes(result.model_copy(update={"window": window}).model_dump_json().encode())
+        return JSONBytes(_running(snapshot, catalog, settings, top)[1])
+
+    async def windowed(of: Snapshot) -> bytes:
+        result, _ = _running(of, catalog, settings, top)
+        retention_ms = int(settings.window_retention_s * 1000)
+        end = dates.end_ms if dates.end_ms is not None else of.clock_ms
+        start = dates.start_ms if dates.start_ms is not None else of.clock_ms - retention_ms
+        counts = await tables.window(WindowQuery.ending(start, end + 1), of) if end >= start else {}
+        window = window_counts(counts, dates.start_ms, dates.end_ms, settings.window_retention_s)
+        return result.model_copy(update={"window": window}).model_dump_json().encode()
+
+    key = ("statistics", top, dates.start_ms, dates.end_ms)
+    return JSONBytes(await tables.shared(snapshot, key, windowed))
 
 
 def prepare(catalog: dict[int, Product], settings: Settings) -> Callable[[Snapshot], None]:
@@ -107,11 +112,11 @@ async def get_abandoned(
     """
     snapshot = tables.snapshot
     _require_workers(snapshot)
+
+    async def page(of: Snapshot) -> bytes:
+        items = await tables.abandoned_carts(of, hours_threshold, limit)
+        total = sum(partition.abandoned_carts for partition in of.partitions)
+        return abandoned_page(items, total, hours_threshold, limit, of.clock_ms)
+
     key = ("abandoned page", hours_threshold, limit)
-    body = snapshot.computed.get(key)
-    if body is None:
-        items = await tables.abandoned_carts(snapshot, hours_threshold, limit)
-        total = sum(partition.abandoned_carts for partition in snapshot.partitions)
-        body = abandoned_page(items, total, hours_threshold, limit, snapshot.clock_ms)
-        snapshot.computed[key] = body
-    return JSONBytes(cast("bytes", body))
+    return JSONBytes(await tables.shared(snapshot, key, page))
