@@ -99,6 +99,15 @@ class DuckDBEngine:
             )
             self.con.execute("DROP TABLE careful_rows")
 
+    def release_raw(self) -> None:
+        """The new inputs' rows are written into the events partitions by now, and the derived
+        tables read those: freeing the rows leaves the whole memory limit to the later stages
+        (at 10 M events the rows are most of it, and spilled)."""
+        for name in ("events_out", "new_events", "raw_events"):
+            self.con.execute(f"DROP VIEW IF EXISTS {name}")
+        for name in ("first_copies", "duplicates", "raw_rows", "inputs"):
+            self.con.execute(f"DROP TABLE IF EXISTS {name}")
+
     def register_table(self, view: str, table: str, folder: Path) -> None:
         """`view` over the stored partitions of `table` under `folder`, empty when none."""
         files = sorted(folder.glob("*/part-0.parquet"))

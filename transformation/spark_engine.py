@@ -140,6 +140,14 @@ class SparkEngine:
         self._cached[name] = frame
         frame.createOrReplaceTempView(name)
 
+    def release_raw(self) -> None:
+        """The new inputs' rows are in the events partitions, which the derived tables read."""
+        for name in ("events_out", "new_events", "first_copies", "duplicates", "raw_events"):
+            frame = self._cached.pop(name, None)
+            if frame is not None:
+                frame.unpersist()
+            self.spark.catalog.dropTempView(name)
+
     def register_table(self, view: str, table: str, folder: Path) -> None:
         schema = TABLES[table]
         columns = {c.name: c.type for c in schema.columns}

@@ -225,7 +225,10 @@ _FIRST = "{" + ", ".join(f"'{name}': {name}" for name in _FIRST_FIELDS) + "}"
 
 
 def session_facts(abandon_after_ms: int) -> str:
-    """Per session: the sessions table's columns and the funnel flags the metrics count."""
+    """Per session: the sessions table's columns and the funnel flags the metrics count.
+
+    The order ids are listed from `purchases` (a few rows per session that bought), not by a
+    list aggregate in `per_session`, which would carry a list state for every session."""
     return f"""
 WITH per_session AS (
     SELECT session_id,
@@ -240,8 +243,6 @@ WITH per_session AS (
         SUM(CASE WHEN event_type = 'purchase' THEN 1 ELSE 0 END) AS orders,
         SUM(CASE WHEN event_type = 'purchase' THEN COALESCE(cart_total_vnd, 0) ELSE 0 END)
             AS revenue_vnd,
-        array_to_string(list_sort(list(order_id) FILTER (
-            WHERE event_type = 'purchase' AND order_id IS NOT NULL)), ',') AS order_ids,
         {_has("view_item")} AS viewed, {_has("add_to_cart")} AS added,
         {_has("begin_checkout")} AS checkout,
         MAX(COALESCE(kafka_log, '')) AS clock_log,
@@ -252,6 +253,10 @@ viewed AS (
     SELECT session_id, COUNT(DISTINCT product_id) AS products_viewed
     FROM all_events WHERE event_type = 'view_item' AND product_id IS NOT NULL
     GROUP BY session_id
+),
+ordered AS (
+    SELECT session_id, array_to_string(list_sort(list(order_id)), ',') AS order_ids
+    FROM purchases WHERE order_id IS NOT NULL GROUP BY session_id
 ),
 clocks AS (
     SELECT COALESCE(kafka_log, '') AS clock_log, COALESCE(kafka_partition, -1) AS clock_partition,
@@ -283,7 +288,7 @@ SELECT {_date("s.first_ms")} AS event_date, s.first_ms, s.session_id,
     COALESCE(v.products_viewed, 0) AS products_viewed,
     s.items_added, s.items_removed,
     CASE s.stage_rank {_STAGE} END AS furthest_stage,
-    s.orders > 0 AS purchased, s.orders, NULLIF(s.order_ids, '') AS order_ids, s.revenue_vnd,
+    s.orders > 0 AS purchased, s.orders, NULLIF(od.order_ids, '') AS order_ids, s.revenue_vnd,
     p.payment_method, COALESCE(o.cart_value_vnd, 0) AS cart_value_vnd,
     (s.orders = 0 AND COALESCE(o.lines, 0) > 0
         AND s.last_ms <= k.clock_ms - {abandon_after_ms}) AS abandoned,
@@ -291,6 +296,7 @@ SELECT {_date("s.first_ms")} AS event_date, s.first_ms, s.session_id,
 FROM per_session AS s
 JOIN clocks AS k ON k.clock_log = s.clock_log AND k.clock_partition = s.clock_partition
 LEFT JOIN viewed AS v ON v.session_id = s.session_id
+LEFT JOIN ordered AS od ON od.session_id = s.session_id
 LEFT JOIN paid AS p ON p.session_id = s.session_id
 LEFT JOIN open_cart AS o ON o.session_id = s.session_id
 """
@@ -299,31 +305,42 @@ LEFT JOIN open_cart AS o ON o.session_id = s.session_id
 SESSIONS = _typed(TABLES["sessions"], "session_facts")
 
 
+#: Events per local hour, type, source and device, with their carts' totals: a few thousand
+#: rows from which both metrics tables sum their event counts (every count is additive, and an
+#: hour lies within one Vietnam day), so the events are scanned once for both and the
+#: conditional sums run over these rows instead of over every event.
+EVENT_COUNTS = """
+SELECT event_date, timestamp_unix // 3600000 * 3600000 AS hour_ms, event_type, source, device,
+    COUNT(*) AS events, SUM(COALESCE(cart_total_vnd, 0)) AS cart_total_vnd
+FROM all_events
+GROUP BY event_date, timestamp_unix // 3600000 * 3600000, event_type, source, device
+"""
+
+
 def _metrics(period: str, session_period: str, grouping: tuple[str, ...]) -> str:
-    """The metrics of /cart/statistics per period: `period` of an event, `session_period` of a
-    session (its first event), both giving the columns in `grouping`."""
+    """The metrics of /cart/statistics per period: `period` of an `event_counts` row,
+    `session_period` of a session (its first event), both giving the columns in `grouping`."""
     keys = ", ".join(grouping)
+
+    def counted(condition: str, value: str = "events") -> str:
+        return f"SUM(CASE WHEN {condition} THEN {value} ELSE 0 END)"
+
     counts = ",\n".join(
         [
-            *(
-                f"SUM(CASE WHEN event_type = '{kind}' THEN 1 ELSE 0 END) AS events_{kind}"
-                for kind in EVENT_TYPES
-            ),
-            *(f"SUM(CASE WHEN source = '{s}' THEN 1 ELSE 0 END) AS source_{s}" for s in SOURCES),
-            *(f"SUM(CASE WHEN device = '{d}' THEN 1 ELSE 0 END) AS device_{d}" for d in DEVICES),
+            *(counted(f"event_type = '{k}'") + f" AS events_{k}" for k in EVENT_TYPES),
+            *(counted(f"source = '{s}'") + f" AS source_{s}" for s in SOURCES),
+            *(counted(f"device = '{d}'") + f" AS device_{d}" for d in DEVICES),
         ]
     )
     joined = " AND ".join(f"e.{key} = s.{key}" for key in grouping)
     return f"""(
 WITH by_events AS (
-    SELECT {period}, COUNT(*) AS events, {counts},
-        SUM(CASE WHEN event_type = 'purchase' THEN 1 ELSE 0 END) AS orders,
-        SUM(CASE WHEN event_type = 'purchase' THEN COALESCE(cart_total_vnd, 0) ELSE 0 END)
-            AS revenue_vnd,
-        SUM(CASE WHEN event_type = 'order_cancelled' THEN 1 ELSE 0 END) AS cancelled_orders,
-        SUM(CASE WHEN event_type = 'order_cancelled' THEN COALESCE(cart_total_vnd, 0) ELSE 0 END)
-            AS cancelled_vnd
-    FROM all_events GROUP BY {keys}
+    SELECT {period}, SUM(events) AS events, {counts},
+        {counted("event_type = 'purchase'")} AS orders,
+        {counted("event_type = 'purchase'", "cart_total_vnd")} AS revenue_vnd,
+        {counted("event_type = 'order_cancelled'")} AS cancelled_orders,
+        {counted("event_type = 'order_cancelled'", "cart_total_vnd")} AS cancelled_vnd
+    FROM event_counts GROUP BY {keys}
 ),
 by_sessions AS (
     SELECT {session_period}, COUNT(*) AS sessions, SUM(viewed) AS sessions_viewed,
@@ -350,7 +367,6 @@ FROM by_events AS e LEFT JOIN by_sessions AS s ON {joined}
 ) AS metrics"""
 
 
-_HOUR = "timestamp_unix // 3600000 * 3600000"
 METRICS_DAILY = _typed(
     TABLES["metrics_daily"],
     _metrics("event_date", "event_date", ("event_date",)),
@@ -358,7 +374,7 @@ METRICS_DAILY = _typed(
 METRICS_HOURLY = _typed(
     TABLES["metrics_hourly"],
     _metrics(
-        f"event_date, {_instant(_HOUR)} AS hour_start",
+        f"event_date, {_instant('hour_ms')} AS hour_start",
         f"event_date, {_instant('first_ms // 3600000 * 3600000')} AS hour_start",
         ("event_date", "hour_start"),
     ),
@@ -395,6 +411,7 @@ VIEWS: tuple[tuple[str, str], ...] = (
     ("cart_lines", CART_LINES),
     ("purchases", PURCHASES),
     ("order_lines", ORDER_LINES),
+    ("event_counts", EVENT_COUNTS),
 )
 
 #: What each output table is, over the views above and `session_facts`.
