@@ -202,7 +202,7 @@ class Database:
             "force_bitpacking_mode": "for",
         }
         connection = duckdb.connect(str(self.path), config=config)
-        if _older_format(connection):
+        if _older_format(connection) or self.payloads.older_format():
             log.warning("%s is from an older version: rebuilt from the sink's files", self.path)
             connection.close()
             for stale in (self.path, self.path.with_name(self.path.name + ".wal")):

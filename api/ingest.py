@@ -26,6 +26,7 @@ from pathlib import Path
 import duckdb
 
 from cartsim.api.database import EVENT_COLUMNS, INDEXED_FIELDS, TALLIES, Database, tally_sql
+from cartsim.api.payloads import BLOCK_LINES
 from cartsim.events import EVENT_FIELDS
 from cartsim.storage import Layout, Segment, whole_members
 
@@ -234,30 +235,30 @@ class Ingester:
     ) -> None:
         """Insert rows, add them to the tallies and advance the segment's byte counts, in one
         transaction; the rows are staged in a temporary table so they are read only once. Their
-        JSON goes to the segment's payload file first, durably, so a committed row's position
-        always holds its event."""
+        JSON goes to the segment's payload file first, compressed in blocks here and durably, so
+        a committed row's position always holds its event."""
         cursor.execute("BEGIN TRANSACTION")
         try:
             cursor.execute(f"CREATE OR REPLACE TEMP TABLE batch AS {rows}", [progress.segment_id])
-            staged = cursor.execute("SELECT coalesce(sum(strlen(event) + 1), 0) FROM batch")
-            size = (staged.fetchone() or (0,))[0]
             cursor.execute(f"COPY (SELECT event FROM batch ORDER BY rowid) TO {self._lines_to}")
-            payloads = self.database.payloads.append(
+            appended = self.database.payloads.append(
                 progress.segment_id, progress.payload_bytes, self.lines
             )
-            if payloads != progress.payload_bytes + size:
-                raise OSError(
-                    f"payload file of segment {progress.segment_id} has {payloads} "
-                    f"bytes, expected {progress.payload_bytes + size}"
-                )
-            # each row's position: where its line starts, the lines of the rows before it summed
+            self.lines.unlink()
+            # each row's position: its block's offset * BLOCK_LINES + its index in the block
             inserted = cursor.execute(
-                f"INSERT INTO events SELECT segment_id, {_KEPT}, ? + sum(strlen(event) + 1) "
-                "OVER (ORDER BY rowid ROWS UNBOUNDED PRECEDING) - strlen(event) - 1 "
-                "FROM batch ORDER BY rowid",
-                [progress.payload_bytes],
+                f"INSERT INTO events SELECT segment_id, {_KEPT}, "
+                f"blocks[n // {BLOCK_LINES} + 1] * {BLOCK_LINES} + n % {BLOCK_LINES} "
+                "FROM (SELECT *, row_number() OVER (ORDER BY rowid) - 1 AS n FROM batch), "
+                "(SELECT ?::BIGINT[] AS blocks) ORDER BY n",
+                [appended.blocks],
             ).fetchone()
             count = inserted[0] if inserted else 0
+            if count != appended.lines:
+                raise OSError(
+                    f"payload file of segment {progress.segment_id} got {appended.lines} "
+                    f"events, expected {count}"
+                )
             self._appended += count
             for name in TALLIES:
                 cursor.execute(tally_sql(name, "batch"))
@@ -265,14 +266,14 @@ class Ingester:
             cursor.execute(
                 "UPDATE segments SET ingested_bytes = ?, ingested_rows = ingested_rows + ?, "
                 "payload_bytes = ? WHERE segment_id = ?",
-                [end, count, payloads, progress.segment_id],
+                [end, count, appended.size, progress.segment_id],
             )
             cursor.execute("COMMIT")
         except BaseException:
             cursor.execute("ROLLBACK")
             raise
         progress.ingested_bytes = end
-        progress.payload_bytes = payloads
+        progress.payload_bytes = appended.size
 
     def _register(self, cursor: duckdb.DuckDBPyConnection, identity: Identity) -> _Progress:
         row = cursor.execute(

@@ -307,9 +307,20 @@ def run() -> list[Result]:
             results.append(Result("ingest rate", count / ingest, "events/s"))
             results.append(_freshness(root, url, count))
             results.extend(_live(root, url, count + FRESH_BATCH, sample, api.pid))
+            results.append(_disk(root, url))
         finally:
             stop_process(api, timeout=30)
     return results
+
+
+def _disk(root: Path, url: str) -> Result:
+    """Bytes per stored event of the API's copy: its DuckDB file, write-ahead log, payload files
+    and scratch files."""
+    total = httpx.get(f"{url}/cart/events?limit=1", timeout=30).json()["total"]
+    folder = Layout(root).api_dir
+    size = sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+    notes = f"{size / 1e6:,.0f} MB for {total:,} events"
+    return Result("API's copy of the events on disk", size / total, "B/event", "<= 150", notes)
 
 
 def _freshness(root: Path, url: str, count: int) -> Result:

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from cartsim.api.database import Database
 from cartsim.api.ingest import Ingester
+from cartsim.api.payloads import SUFFIX
 from cartsim.events import EVENT_FIELDS, CartEvent
 from cartsim.storage import Layout
 from cartsim.stream_processors.sink import SegmentSink
@@ -92,7 +93,7 @@ def test_deleted_segments_lose_their_rows_and_restarts_ingest_nothing_twice(
 
 
 def payload_files(database: Database) -> list[Path]:
-    return sorted(database.payloads.folder.glob("*.jsonl"))
+    return sorted(database.payloads.folder.glob(f"*{SUFFIX}"))
 
 
 def test_payload_bytes_a_crash_left_uncommitted_are_cut_off(
