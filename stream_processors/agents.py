@@ -44,6 +44,7 @@ class Runtime:
 
     def __init__(self) -> None:
         self.ready = asyncio.Event()
+        self.opening = asyncio.Lock()
         self.log = ""
         self.sink: SegmentSink | None = None
         self.state = WorkerState(faust_tables, rules, settings.max_event_bytes)
@@ -61,17 +62,27 @@ class Runtime:
 runtime = Runtime()
 
 
+async def opened_sink() -> SegmentSink:
+    """The sink, opened at the first need: the first assignment, which comes before Faust
+    starts the app's tasks (it starts them once the tables are recovered)."""
+    async with runtime.opening:
+        if runtime.sink is None:
+            bootstrap = settings.kafka_bootstrap or ""
+            runtime.log = runtime.state.log = await log_id(bootstrap, settings.topic)
+            runtime.sink = SegmentSink(
+                layout,
+                runtime.log,
+                max_bytes=settings.segment_max_bytes,
+                max_age_s=settings.segment_max_age_s,
+            )
+            log.info("log %s of %r; files in %s", runtime.log, settings.topic, layout.events_dir)
+    return runtime.sink
+
+
 @app.task
 async def start() -> None:
-    """Name the log, open the sink, then rebuild earlier logs' tables from their files."""
-    runtime.log = runtime.state.log = await log_id(settings.kafka_bootstrap or "", settings.topic)
-    runtime.sink = SegmentSink(
-        layout,
-        runtime.log,
-        max_bytes=settings.segment_max_bytes,
-        max_age_s=settings.segment_max_age_s,
-    )
-    log.info("log %s of %r; files in %s", runtime.log, settings.topic, layout.events_dir)
+    """Open the sink and the changelog writer, then rebuild earlier logs' tables from files."""
+    await opened_sink()
     runtime.changelog = ChangelogWriter(settings.kafka_bootstrap or "")
     await runtime.changelog.start()
     runtime.ready.set()
@@ -79,15 +90,10 @@ async def start() -> None:
     runtime.rebuilt.set()
 
 
-@app.batches(events_topic)
+@app.batches(events_topic, expects=runtime.handled.get)
 async def process_events(records: Records) -> None:
     """One fetch into the files and the tables at once; Faust acks it once both are done."""
     await runtime.ready.wait()
-    sink = runtime.sink
-    assert sink is not None
-    # Before the tables too: the changelog records of a worker that wrote these partitions
-    # before a rebalance then come before ours.
-    await asyncio.to_thread(sink.own, records)
     async with runtime.handling:
         state = runtime.state
         results = await asyncio.to_thread(
@@ -97,6 +103,20 @@ async def process_events(records: Records) -> None:
         for partition, events in records.items():
             runtime.handled[partition] = events[-1][0] + 1
             runtime.consumed[partition] += len(events)
+
+
+@app.on_assigned_before_recovery
+async def own_partitions(assigned: set[TP]) -> None:
+    """Before recovery reads the changelogs, each partition's previous writer must be done.
+
+    A worker the group dropped for stalling past its session may still be handling a fetch of
+    these partitions: it writes their files and changelogs until it learns of the rebalance
+    and releases their locks. Recovered before that, the tables would miss its last records,
+    and keep others (an abandoned cart it recorded) that no later write replaces.
+    """
+    sink = await opened_sink()
+    partitions = {tp.partition for tp in assigned if tp.topic == settings.topic}
+    await asyncio.to_thread(sink.own, partitions)
 
 
 async def write_files(records: Records, results: dict[int, Applied]) -> None:
@@ -177,7 +197,8 @@ async def index_recovered() -> None:
     """Recovery restored our partitions' keys: index them before fetches are handled again."""
     owned = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.topic}
     runtime.state.recovered(owned)
-    log.info("recovered partitions %s", sorted(owned))
+    runtime.handled.update(runtime.state.next_offsets(owned))
+    log.info("recovered partitions %s, next offsets %s", sorted(owned), runtime.handled)
 
 
 @app.timer(interval=1.0)

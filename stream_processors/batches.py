@@ -17,6 +17,7 @@ from the fetcher's cancellation) instead of abandoning it half done.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, cast
@@ -29,7 +30,12 @@ from faust.types.tuples import ack_lock
 
 Records = dict[int, list[tuple[int, bytes]]]  # partition -> (offset, value), in offset order
 BatchHandler = Callable[[Records], Awaitable[None]]
+AssignedCallback = Callable[[set[TP]], Awaitable[None]]
+#: The offset a handler's state has not yet decided for a partition, when the state knows.
+NextOffset = Callable[[int], int | None]
 Fetched = dict[TP, list[Any]]  # aiokafka ConsumerRecords by topic partition
+
+log = logging.getLogger(__name__)
 
 
 class BatchingConsumer(driver.Consumer):
@@ -39,6 +45,10 @@ class BatchingConsumer(driver.Consumer):
     stands for the fetch in Faust's bookkeeping of records in flight, and the offsets are
     acknowledged together.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._rewound: dict[TP, tuple[int, int]] = {}  # generation, offset sought back to
 
     async def _drain_messages(self, fetcher: ServiceT) -> None:
         """Faust's fetch loop, batched. A handler's exception ends it, which crashes the worker
@@ -83,6 +93,12 @@ class BatchingConsumer(driver.Consumer):
             if self._rebalanced_since(generation):
                 await self._unread(records, handlers)  # the other topics' records are handled
                 continue
+            for topic, batch in batches.items():
+                expects = cast(App, self.app).batch_positions[topic]
+                for tp, kept in list(batch.items()):
+                    if await self._past(tp, kept[0].offset, expects, generation):
+                        del batch[tp]
+            batches = {topic: batch for topic, batch in batches.items() if batch}
             if batches:
                 for batch in batches.values():
                     for tp, kept in batch.items():
@@ -116,6 +132,25 @@ class BatchingConsumer(driver.Consumer):
         """
         app = self.app
         return not self.flow_active or app.rebalancing or app.consumer_generation_id != generation
+
+    async def _past(self, tp: TP, first: int, expects: NextOffset, generation: int) -> bool:
+        """Whether a fetch starts past the first offset the handler's state has not decided; the
+        partition is then sought back there and the fetch dropped.
+
+        Faust resumes a partition from its committed offset. Where that is ahead of the state
+        restored from the changelogs (offsets reset by hand, a changelog short of its last
+        records), the events between would be counted nowhere: the state's own offsets decide.
+        """
+        expected = expects(tp.partition)
+        if expected is None or first <= expected:
+            return False
+        if self._rewound.get(tp) == (generation, expected):  # sought there: the topic lost them
+            log.error("%s: offsets %d to %d are no longer on the topic", tp, expected, first - 1)
+            return False
+        log.warning("%s: fetched from %d, the state is at %d: reading again", tp, first, expected)
+        self._rewound[tp] = (generation, expected)
+        await self.seek(tp, expected)
+        return True
 
     async def _unread(
         self, records: Mapping[TP, list[Any]], handlers: dict[str, BatchHandler]
@@ -169,15 +204,34 @@ class App(faust.App):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.batch_handlers: dict[str, BatchHandler] = {}
+        self.batch_positions: dict[str, NextOffset] = {}
+        self.before_recovery: list[AssignedCallback] = []
 
-    def batches(self, topic: TopicT) -> Callable[[BatchHandler], BatchHandler]:
+    def batches(
+        self, topic: TopicT, expects: NextOffset = lambda partition: None
+    ) -> Callable[[BatchHandler], BatchHandler]:
+        """Register a handler of whole fetches of `topic`. `expects` gives, per partition, the
+        first offset its state has not decided, where it knows: a fetch starting later is read
+        again from there."""
+
         def register(handler: BatchHandler) -> BatchHandler:
             for name in topic.topics:
                 self.batch_handlers[name] = handler
+                self.batch_positions[name] = expects
             self.topics.add(topic)  # subscribed like an agent's topic, so assigned like one
             return handler
 
         return register
+
+    def on_assigned_before_recovery(self, callback: AssignedCallback) -> AssignedCallback:
+        """Register a callback of a new assignment that runs before Faust recovers its tables."""
+        self.before_recovery.append(callback)
+        return callback
+
+    async def _on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
+        for callback in self.before_recovery:
+            await callback(assigned)
+        await super()._on_partitions_assigned(assigned, generation_id)
 
     def _new_transport(self) -> BatchingTransport:
         return BatchingTransport(self.conf.broker_consumer, self)

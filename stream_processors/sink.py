@@ -17,7 +17,8 @@ workers can believe they own a partition at once: one whose event loop stalled p
 session is dropped from the group and its partitions assigned elsewhere, but it finishes the
 fetch it was handling before it learns so. Without transactions (the embedded broker has
 none, docs/embedded-broker.md) nothing else fences that writer; the lock makes the new owner
-wait until the old one is done, then read what it wrote.
+wait until the old one is done, then read what it wrote: the worker takes the locks of a new
+assignment before its tables are recovered from their changelogs.
 
 All methods block (file I/O, compression): call them from a worker thread, never the event loop.
 """

@@ -22,7 +22,14 @@ import orjson
 from faust.types import TableT
 from sortedcontainers import SortedList
 
-from cartsim.stream_processors.aggregate import TABLE_NAMES, Aggregator, Rules, Store, Write
+from cartsim.stream_processors.aggregate import (
+    TABLE_NAMES,
+    Aggregator,
+    Rules,
+    Store,
+    Write,
+    totals_key,
+)
 from cartsim.stream_processors.changelog import Change
 from cartsim.stream_processors.validation import check
 
@@ -151,6 +158,15 @@ class WorkerState:
         self.aggregator.partitions.clear()
         self.aggregator.assign(partitions)
         self.abandoned.rebuild(self.stores["abandoned"], partitions)
+
+    def next_offsets(self, partitions: Iterable[int]) -> dict[int, int]:
+        """Per partition the tables hold, the first offset they have not decided yet."""
+        found = {}
+        for partition in partitions:
+            raw = self.stores["totals"].get(totals_key(partition))
+            if raw is not None:
+                found[partition] = orjson.loads(raw)["o"] + 1
+        return found
 
     def apply(self, partition: int, records: list[tuple[int, bytes]]) -> Applied:
         """Check, decode and aggregate one partition's batch; pure CPU work, for a thread."""

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import signal
 import time
 
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 
 from cartsim.broker import EmbeddedBroker
 from tests.conftest import Services, wait_until
@@ -78,9 +81,9 @@ def test_a_worker_stalled_past_its_session_rejoins_and_the_tables_still_agree(
     worker_env: Services,
 ) -> None:
     """A stopped process stands for an event loop held up longer than the 2 s session: the
-    group drops it and gives its partitions to the other worker, which recovers them and goes
-    on; resumed, the stalled one finishes the fetch it was handling before it learns that,
-    then rejoins and takes partitions back. Two rebalances, one of them with a writer that
+    group drops it and gives its partitions to the other worker, which waits for their locks;
+    resumed, the stalled one finishes the fetch it was handling before it learns that, lets
+    go, then rejoins and takes partitions back. Two rebalances, one of them with a writer that
     does not know it lost its partitions."""
     services = worker_env
     stalled = services.start("worker")
@@ -93,13 +96,59 @@ def test_a_worker_stalled_past_its_session_rejoins_and_the_tables_still_agree(
     producer = services.start("produce", "--count", "30000", "--rate", "2000", "--seed", "7")
     wait_until(lambda: stored_count(services.data_dir) >= 6_000, 60, "events in the files")
     stalled.send_signal(signal.SIGSTOP)
-    time.sleep(10)  # the other worker takes over, recovers and handles events meanwhile
+    time.sleep(10)  # the group drops it; its partitions' new owner waits for their locks
     stalled.send_signal(signal.SIGCONT)
     assert producer.wait(120) == 0
     settle(services, 30_000)
     counts = stored_id_counts(services.data_dir)
     assert len(counts) == 30_000 and set(counts.values()) == {1}
     assert stalled.poll() is None, "the stalled worker must rejoin, not crash"
+
+
+class AsFaust(RoundRobinPartitionAssignor):
+    """A group's members must share an assignment protocol; the worker's is named "faust"."""
+
+    name = "faust"
+
+
+async def commit_ahead(services: Services, by: int) -> None:
+    """Move the group's committed offset of partition 0 `by` offsets past its tables', as a
+    member of the group (the broker takes commits from members only)."""
+    consumer = AIOKafkaConsumer(
+        "cart-events",
+        bootstrap_servers=services.env["CARTSIM_KAFKA_BOOTSTRAP"],
+        group_id=services.env["CARTSIM_WORKER_ID"],
+        enable_auto_commit=False,
+        partition_assignment_strategy=(AsFaust,),
+    )
+    await consumer.start()
+    try:
+        partition = TopicPartition("cart-events", 0)
+        while partition not in consumer.assignment():
+            await consumer.getmany(timeout_ms=100)
+        committed = await consumer.committed(partition)
+        assert committed
+        await consumer.commit({partition: committed + by})
+        assert await consumer.committed(partition) == committed + by
+    finally:
+        await consumer.stop()
+
+
+def test_a_committed_offset_ahead_of_the_tables_is_read_from_the_tables(
+    worker_env: Services,
+) -> None:
+    """Where a partition's reading starts is the tables' business: the committed offset can be
+    ahead of what the changelogs restored, and the events between must not be skipped."""
+    services = worker_env
+    first = services.start("worker")
+    produce(services, 10_000, seed=8)
+    settle(services, 10_000)
+    first.send_signal(signal.SIGTERM)
+    assert first.wait(30) == 0
+    asyncio.run(commit_ahead(services, by=300))
+    services.start("worker")
+    produce(services, 5_000, seed=9)
+    settle(services, 15_000)
 
 
 @pytest.mark.slow
