@@ -19,7 +19,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -146,9 +145,13 @@ def run_transform(store: Path, out: Path, *options: str) -> tuple[float, int]:
         text=True,
     )
     sampler = PeakRss(process.pid)
-    _, stderr = process.communicate()
+    assert process.stderr is not None
+    stderr = process.stderr.read()
+    # wait4: this child's own peak (RUSAGE_CHILDREN would be the largest child of the bench).
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
     elapsed = time.perf_counter() - started
-    peak = max(sampler.stop(), resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)
+    peak = max(sampler.stop(), usage.ru_maxrss * 1024)
     if process.returncode != 0:
         raise RuntimeError(f"cartsim transform failed: {stderr[-2000:]}")
     return elapsed, peak
