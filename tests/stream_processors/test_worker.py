@@ -49,6 +49,15 @@ def produce(services: Services, count: int, seed: int) -> None:
     assert result.returncode == 0, result.stderr
 
 
+def run_and_stop(services: Services, count: int, seed: int) -> None:
+    """A worker handles `count` new events until its tables agree with the files, then stops."""
+    worker = services.start("worker")
+    produce(services, count, seed=seed)
+    settle(services, count)
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(30) == 0
+
+
 def test_tables_come_back_exactly_after_a_restart(worker_env: Services) -> None:
     services = worker_env
     first = services.start("worker")
@@ -140,11 +149,7 @@ def test_a_committed_offset_ahead_of_the_tables_is_read_from_the_tables(
     """Where a partition's reading starts is the tables' business: the committed offset can be
     ahead of what the changelogs restored, and the events between must not be skipped."""
     services = worker_env
-    first = services.start("worker")
-    produce(services, 10_000, seed=8)
-    settle(services, 10_000)
-    first.send_signal(signal.SIGTERM)
-    assert first.wait(30) == 0
+    run_and_stop(services, 10_000, seed=8)
     asyncio.run(commit_ahead(services, by=300))
     services.start("worker")
     produce(services, 5_000, seed=9)
@@ -171,12 +176,7 @@ def test_sigkill_at_random_moments_loses_and_doubles_nothing(worker_env: Service
 def test_a_restarted_embedded_broker_rebuilds_tables_from_the_files(worker_env: Services) -> None:
     """Memory storage: the new broker is empty while the files remain."""
     services = worker_env
-    worker = services.start("worker")
-    produce(services, 10_000, seed=5)
-    settle(services, 10_000)
-    worker.send_signal(signal.SIGTERM)
-    assert worker.wait(30) == 0
-
+    run_and_stop(services, 10_000, seed=5)
     with EmbeddedBroker() as second:
         services.env["CARTSIM_KAFKA_BOOTSTRAP"] = second.bootstrap
         services.start("worker")
