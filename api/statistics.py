@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from cartsim.moments import VIETNAM
 from cartsim.worker_views import (
+    HOUR_MS,
     AbandonedEntry,
     CartLine,
     FunnelCounts,
@@ -262,7 +263,7 @@ def abandoned_page(
     carts = [
         {
             **{name: value for name, value in item.items() if name in _CART_FIELDS},
-            "idle_hours": round((clock_ms - item["last_activity_unix"]) / 3_600_000, 3),
+            "idle_hours": round((clock_ms - item["last_activity_unix"]) / HOUR_MS, 3),
         }
         for item in items
     ]

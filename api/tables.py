@@ -27,6 +27,7 @@ from typing import Any, TypeVar, cast
 
 from cartsim.api.workers import WorkerSource, WorkerUnavailableError
 from cartsim.worker_views import (
+    HOUR_MS,
     AbandonedAnswer,
     AbandonedEntry,
     AbandonedQuery,
@@ -39,7 +40,6 @@ from cartsim.worker_views import (
 )
 
 log = logging.getLogger(__name__)
-HOUR_MS = 3_600_000
 #: How long, and how many, of what requests asked of a snapshot each refresh makes again.
 HOT_S = 10.0
 HOT_KEYS = 16

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 MINUTE_MS = 60_000
+HOUR_MS = 60 * MINUTE_MS
 #: The longest range /cartsim/window sums at a time, so one request reads a bounded number of
 #: minute windows (46,080); the API asks for the end of a longer range.
 MAX_WINDOW_MS = 32 * 24 * 60 * MINUTE_MS
