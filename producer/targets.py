@@ -13,10 +13,13 @@ import contextlib
 import gzip
 import os
 import sys
+from bisect import bisect_right
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from itertools import accumulate, compress, count, repeat
+from operator import add
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO, Self
@@ -32,6 +35,7 @@ from cartsim.producer.backoff import Backoff, retry_after_s
 from cartsim.producer.lines import Lines
 from cartsim.producer.options import Destination
 from cartsim.producer.partitions import partition_for
+from cartsim.producer.records import session_keys
 from cartsim.settings import Settings
 
 _KNOWN_KEYS = 100_000
@@ -91,8 +95,9 @@ class KafkaTarget(_Closing):
             )
             for _ in range(connections)
         ]
+        self.batch_bytes = batch_bytes
         self.partitions: list[int] = []
-        self.known: dict[bytes, int] = {}
+        self.known = _Places(1)
         # deliveries in flight, and how many records they carry to each partition
         self.in_flight: tuple[list[asyncio.Future[object]], Counter[int]] = ([], Counter())
         self.sent = 0
@@ -103,6 +108,7 @@ class KafkaTarget(_Closing):
             for producer in self.producers:
                 await producer.start()
             self.partitions = sorted(await self.producers[0].partitions_for(self.topic))
+            self.known = _Places(len(self.partitions))
         except KafkaError as exc:
             await self._stop()
             raise KafkaUnavailableError(f"cannot produce to {self.topic!r}: {exc}", exc) from exc
@@ -121,16 +127,7 @@ class KafkaTarget(_Closing):
 
     def partition_for(self, key: bytes) -> int:
         """The partition `key` goes to."""
-        return self.partitions[self._place(key)]
-
-    def _place(self, key: bytes) -> int:
-        """Index in `partitions` of the partition `key` goes to, remembered per key."""
-        index = self.known.get(key)
-        if index is None:
-            if len(self.known) >= _KNOWN_KEYS:
-                self.known.clear()
-            index = self.known[key] = partition_for(key, len(self.partitions))
-        return index
+        return self.partitions[self.known[key]]
 
     async def send(self, records: Iterable[tuple[bytes, bytes]]) -> int:
         """Send records; wait until the broker has acknowledged those of the previous call.
@@ -139,37 +136,48 @@ class KafkaTarget(_Closing):
         and the broker's work overlap; `flush` (and leaving the `async with`) waits for the
         rest. A failed delivery raises here or there: no record goes unchecked.
         """
-        queues: list[list[tuple[bytes, bytes]]] = [[] for _ in self.partitions]
-        known, place = self.known, self._place
-        count = 0
-        for record in records:
-            index = known.get(record[0])
-            queues[place(record[0]) if index is None else index].append(record)
-            count += 1
+        keys, values = _keys_and_values(records)
         deliveries: list[asyncio.Future[object]] = []
-        sources = [iter(queue) for queue in queues]
-        carried: list[tuple[bytes, bytes] | None] = [None] * len(queues)
-        active = [index for index, queue in enumerate(queues) if queue]
+        carried_to: Counter[int] = Counter()
+        queues = self._queues(keys, values)
+        batches = [_batches(keys, values, self.batch_bytes) for keys, values in queues]
+        active = [index for index, (keys, _) in enumerate(queues) if keys]
+        for index in active:
+            carried_to[self.partitions[index]] = len(queues[index][0])
         while active:  # one batch per partition in turn: every connection gets work early
             unfinished = []
             for index in active:
+                batch = next(batches[index], None)
+                if batch is None:
+                    continue
                 builder = self.producers[index % len(self.producers)].create_batch()
-                append = builder.append
-                carry = carried[index]
-                if carry is not None:
-                    append(key=carry[0], value=carry[1], timestamp=None)
-                    carried[index] = None
-                for record in sources[index]:
-                    if append(key=record[0], value=record[1], timestamp=None) is None:
-                        carried[index] = record
-                        unfinished.append(index)
-                        break
+                _fill(builder, *batch)
                 deliveries.append(await self._submit(builder, index))
+                unfinished.append(index)
             active = unfinished
-        carried_to = Counter({self.partitions[i]: len(q) for i, q in enumerate(queues) if q})
         previous, self.in_flight = self.in_flight, (deliveries, carried_to)
         await self._settle(*previous)
-        return count
+        return len(keys)
+
+    def _queues(
+        self, keys: list[bytes], values: list[bytes]
+    ) -> list[tuple[list[bytes], list[bytes]]]:
+        """(keys, values) per partition index, each in the order of the call."""
+        if len(self.partitions) == 1:
+            return [(keys, values)]
+        if len(self.partitions) > len(_ONLY):
+            grouped: list[tuple[list[bytes], list[bytes]]] = [([], []) for _ in self.partitions]
+            for key, value in zip(keys, values, strict=True):
+                queue = grouped[self.known[key]]
+                queue[0].append(key)
+                queue[1].append(value)
+            return grouped
+        places = bytes(map(self.known.__getitem__, keys))
+        queues = []
+        for index in range(len(self.partitions)):
+            chosen = places.translate(_ONLY[index])
+            queues.append((list(compress(keys, chosen)), list(compress(values, chosen))))
+        return queues
 
     async def flush(self) -> None:
         """Wait until every record sent so far has been acknowledged."""
@@ -192,6 +200,66 @@ class KafkaTarget(_Closing):
             return await producer.send_batch(builder, self.topic, partition=self.partitions[index])
         except KafkaError as exc:
             raise KafkaUnavailableError(f"cannot send to {self.topic!r}: {exc}", exc) from exc
+
+
+class _Places(dict[bytes, int]):
+    """Partition index by key, computed when first asked and remembered (a session's events
+    share their key); forgets everything past `_KNOWN_KEYS` keys."""
+
+    def __init__(self, partitions: int) -> None:
+        super().__init__()
+        self.count = partitions
+
+    def __missing__(self, key: bytes) -> int:
+        if len(self) >= _KNOWN_KEYS:
+            self.clear()
+        index = self[key] = partition_for(key, self.count)
+        return index
+
+
+#: Per partition index below 256, a `bytes.translate` table that keeps 1 for it and 0 for others.
+_ONLY = [bytes(int(byte == index) for byte in range(256)) for index in range(256)]
+#: A record's bytes in a batch beyond its key and value, at most: its length, attributes,
+#: timestamp and offset deltas, key and value lengths, header count (varints).
+_RECORD_OVERHEAD = 5 + 1 + 10 + 5 + 5 + 5 + 5
+#: A record batch's header (magic 2).
+_BATCH_HEADER = 61
+_NO_HEADERS: list[tuple[str, bytes | None]] = []
+
+
+def _keys_and_values(records: Iterable[tuple[bytes, bytes]]) -> tuple[list[bytes], list[bytes]]:
+    """Keys and values of the records: of `Lines`, keys cut from the values in C."""
+    if isinstance(records, Lines):
+        values = records.values()
+        return session_keys(values), values
+    pairs = list(records)
+    return [key for key, _ in pairs], [value for _, value in pairs]
+
+
+def _batches(
+    keys: list[bytes], values: list[bytes], batch_bytes: int
+) -> Iterator[tuple[list[bytes], list[bytes]]]:
+    """The records cut into runs that surely fit in a batch of `batch_bytes` (each at least one
+    record: a record larger than a batch goes alone, as aiokafka allows)."""
+    sizes = accumulate(map(add, map(len, keys), map(len, values)))
+    overheads = range(_RECORD_OVERHEAD, _RECORD_OVERHEAD * (len(keys) + 1), _RECORD_OVERHEAD)
+    ends = list(map(add, sizes, overheads))  # bytes of the records up to each, at most
+    start, used = 0, 0
+    room = batch_bytes - _BATCH_HEADER
+    while start < len(keys):
+        end = max(start + 1, bisect_right(ends, used + room, lo=start))
+        yield keys[start:end], values[start:end]
+        used, start = ends[end - 1], end
+
+
+def _fill(builder: BatchBuilder, keys: list[bytes], values: list[bytes]) -> None:
+    """Append the records to an empty batch in C: aiokafka's `append` costs a Python call and a
+    metadata object per record. The records were cut to fit (`_batches`)."""
+    inner = builder._builder
+    appended = list(map(inner.append, count(), repeat(None), keys, values, repeat(_NO_HEADERS)))
+    if None in appended:
+        raise AssertionError("a record batch overflowed")  # _batches cut wrong: never sent
+    builder._relative_offset = len(appended)
 
 
 class OutputError(CartsimError):

@@ -76,3 +76,45 @@ def test_kafka_target_delivers_every_record_keyed_by_session(
     # placed as the Java client's default partitioner places keys
     assert all(r.partition == partition_for(r.key, 3) for r in on_topic)
     assert {r.partition for r in on_topic} == {0, 1, 2}
+
+
+def test_kafka_target_sends_lines_in_order_per_partition_in_many_batches(
+    products: tuple[Product, ...],
+) -> None:
+    """Lines are split into records in C and cut into batches that fit: small batches here, so
+    every partition gets many; each partition holds its records in the order they were sent."""
+    from datetime import datetime
+
+    from cartsim.broker import EmbeddedBroker
+    from cartsim.kafka import ensure_topic
+    from cartsim.moments import VIETNAM
+    from cartsim.producer.config import JourneyConfig
+    from cartsim.producer.emit import emit
+    from cartsim.producer.journeys import backfill_schedule
+    from cartsim.producer.lines import Reader
+    from cartsim.producer.partitions import partition_for
+    from cartsim.producer.pool import runner
+    from cartsim.producer.targets import KafkaTarget
+    from tests.topic import topic_records
+
+    start = datetime(2024, 11, 11, 19, tzinfo=VIETNAM)
+    end = start.replace(hour=23)
+    config = JourneyConfig()
+    with runner(1, 5, products, config) as making:
+        sent = Reader(backfill_schedule(start, end, 6_000).lines(making)).take(6_000)
+
+    async def send() -> int:
+        await ensure_topic(broker.bootstrap, "lines-test", 3)
+        with runner(2, 5, products, config) as making:
+            lines = Reader(backfill_schedule(start, end, 6_000).lines(making))
+            async with KafkaTarget(broker.bootstrap, "lines-test", batch_bytes=20_000) as target:
+                await emit(lines, target, count=6_000, chunk=2_500)
+        return target.sent
+
+    with EmbeddedBroker() as broker:
+        assert asyncio.run(send()) == 6_000
+        on_topic = topic_records(broker.bootstrap, "lines-test", 6_000)
+    for partition in range(3):
+        expected = [v for k, v in sent if partition_for(k, 3) == partition]
+        assert [r.value for r in on_topic if r.partition == partition] == expected
+        assert len(expected) > 1_000
