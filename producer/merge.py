@@ -26,8 +26,11 @@ from cartsim.producer.traffic import Bucket
 class Runner(Protocol):
     """Makes buckets: answers come back in the order the jobs went in."""
 
-    #: Jobs to keep out before waiting for the first answer.
+    #: Jobs to keep out before waiting for the first answer, and events: an answer is waited
+    #: for once both are out, or `most` jobs.
     ahead: int
+    ahead_events: int
+    most: int
 
     def submit(self, job: BucketJob) -> None: ...
 
@@ -37,7 +40,7 @@ class Runner(Protocol):
 class InProcess:
     """A runner that makes each bucket here, when its answer is asked for."""
 
-    ahead = 0
+    ahead = ahead_events = most = 0
 
     def __init__(self, shop: Shop) -> None:
         self.shop = shop
@@ -83,11 +86,12 @@ def stream(
     """
     out: deque[BucketJob] = deque()
     spilled: list[Lines] = []  # per earlier bucket, its events after the last bucket's end
-    made = previous = 0
+    made = previous = pending = 0  # pending: the budgets of the jobs out
 
     def collect() -> Lines:
-        nonlocal made, spilled
+        nonlocal made, spilled, pending
         job = out.popleft()
+        pending -= job.budget
         events = runner.result()
         made += len(events)
         own, later = events.before(job.high_ms)
@@ -116,7 +120,10 @@ def stream(
         )
         runner.submit(job)
         out.append(job)
-        while len(out) > runner.ahead:
+        pending += budget
+        while len(out) > runner.most or (
+            len(out) > runner.ahead and pending >= runner.ahead_events
+        ):
             yield collect()
     while out:
         yield collect()

@@ -37,6 +37,10 @@ _INT_BYTES = array(INT64).itemsize
 #: Pipe buffer for answers: in 64 KB (the default) a child writes a bucket in thousands of
 #: steps, each waking the reader.
 _PIPE_BYTES = 1 << 20
+#: Events per child asked for before waiting for an answer (about 25 MB of lines).
+_AHEAD_EVENTS = 50_000
+#: Jobs per child out at most: a slow live rate makes buckets of a few events.
+_MOST_JOBS = 128
 
 
 class GeneratorError(CartsimError):
@@ -57,8 +61,12 @@ class GeneratorPool:
     def __init__(self, processes: int, setup: GeneratorSetup) -> None:
         self.setup = setup
         self.processes = processes
-        #: Two jobs per child: one being made while the consumer takes the other's answer.
+        #: Two jobs per child: one being made while the consumer takes the other's answer; and
+        #: for small buckets (a backfill's hours), enough that a child never waits for the
+        #: producer to read an answer and hand it the next job.
         self.ahead = 2 * processes
+        self.ahead_events = _AHEAD_EVENTS * processes
+        self.most = _MOST_JOBS * processes
         self.children: list[subprocess.Popen[bytes]] = []
         self.answers: list[queue.SimpleQueue[Lines | None]] = []
         self.readers: list[threading.Thread] = []
