@@ -59,8 +59,11 @@ class Lines:
         return len(self.lengths) > 0
 
     def offset(self, index: int) -> int:
-        """Where line `index` starts in `data`."""
-        return sum(self.lengths[:index]) + index
+        """Where line `index` starts in `data`: summed from the nearer end (a cut is often near
+        one, such as a bucket's few events spilled past its end)."""
+        if 2 * index <= len(self.lengths):
+            return sum(self.lengths[:index]) + index
+        return len(self.data) - sum(self.lengths[index:]) - (len(self.lengths) - index)
 
     def split(self, index: int) -> tuple[Lines, Lines]:
         """(the first `index` lines, the rest), sharing this buffer."""
