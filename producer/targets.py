@@ -13,13 +13,13 @@ import contextlib
 import gzip
 import os
 import sys
-from bisect import bisect_right
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from itertools import accumulate, compress, count, repeat
-from operator import add
+from functools import partial
+from itertools import compress, count, islice, repeat, takewhile
+from operator import is_not
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO, Self
@@ -95,7 +95,6 @@ class KafkaTarget(_Closing):
             )
             for _ in range(connections)
         ]
-        self.batch_bytes = batch_bytes
         self.partitions: list[int] = []
         self.known = _Places(1)
         # deliveries in flight, and how many records they carry to each partition
@@ -138,22 +137,18 @@ class KafkaTarget(_Closing):
         """
         keys, values = _keys_and_values(records)
         deliveries: list[asyncio.Future[object]] = []
-        carried_to: Counter[int] = Counter()
         queues = self._queues(keys, values)
-        batches = [_batches(keys, values, self.batch_bytes) for keys, values in queues]
+        done = [0] * len(queues)  # records of each queue in a batch
         active = [index for index, (keys, _) in enumerate(queues) if keys]
-        for index in active:
-            carried_to[self.partitions[index]] = len(queues[index][0])
+        carried_to = Counter({self.partitions[index]: len(queues[index][0]) for index in active})
         while active:  # one batch per partition in turn: every connection gets work early
             unfinished = []
             for index in active:
-                batch = next(batches[index], None)
-                if batch is None:
-                    continue
                 builder = self.producers[index % len(self.producers)].create_batch()
-                _fill(builder, *batch)
+                done[index] += _fill(builder, *queues[index], done[index])
                 deliveries.append(await self._submit(builder, index))
-                unfinished.append(index)
+                if done[index] < len(queues[index][0]):
+                    unfinished.append(index)
             active = unfinished
         previous, self.in_flight = self.in_flight, (deliveries, carried_to)
         await self._settle(*previous)
@@ -219,12 +214,8 @@ class _Places(dict[bytes, int]):
 
 #: Per partition index below 256, a `bytes.translate` table that keeps 1 for it and 0 for others.
 _ONLY = [bytes(int(byte == index) for byte in range(256)) for index in range(256)]
-#: A record's bytes in a batch beyond its key and value, at most: its length, attributes,
-#: timestamp and offset deltas, key and value lengths, header count (varints).
-_RECORD_OVERHEAD = 5 + 1 + 10 + 5 + 5 + 5 + 5
-#: A record batch's header (magic 2).
-_BATCH_HEADER = 61
 _NO_HEADERS: list[tuple[str, bytes | None]] = []
+_APPENDED = partial(is_not, None)
 
 
 def _keys_and_values(records: Iterable[tuple[bytes, bytes]]) -> tuple[list[bytes], list[bytes]]:
@@ -236,30 +227,22 @@ def _keys_and_values(records: Iterable[tuple[bytes, bytes]]) -> tuple[list[bytes
     return [key for key, _ in pairs], [value for _, value in pairs]
 
 
-def _batches(
-    keys: list[bytes], values: list[bytes], batch_bytes: int
-) -> Iterator[tuple[list[bytes], list[bytes]]]:
-    """The records cut into runs that surely fit in a batch of `batch_bytes` (each at least one
-    record: a record larger than a batch goes alone, as aiokafka allows)."""
-    sizes = accumulate(map(add, map(len, keys), map(len, values)))
-    overheads = range(_RECORD_OVERHEAD, _RECORD_OVERHEAD * (len(keys) + 1), _RECORD_OVERHEAD)
-    ends = list(map(add, sizes, overheads))  # bytes of the records up to each, at most
-    start, used = 0, 0
-    room = batch_bytes - _BATCH_HEADER
-    while start < len(keys):
-        end = max(start + 1, bisect_right(ends, used + room, lo=start))
-        yield keys[start:end], values[start:end]
-        used, start = ends[end - 1], end
-
-
-def _fill(builder: BatchBuilder, keys: list[bytes], values: list[bytes]) -> None:
-    """Append the records to an empty batch in C: aiokafka's `append` costs a Python call and a
-    metadata object per record. The records were cut to fit (`_batches`)."""
+def _fill(builder: BatchBuilder, keys: list[bytes], values: list[bytes], start: int) -> int:
+    """Append the records from `start` on to an empty batch until it is full, in C (aiokafka's
+    `append` costs a Python call and a metadata object per record); how many it took. The
+    first record always goes in, however large, as aiokafka allows."""
     inner = builder._builder
-    appended = list(map(inner.append, count(), repeat(None), keys, values, repeat(_NO_HEADERS)))
-    if None in appended:
-        raise AssertionError("a record batch overflowed")  # _batches cut wrong: never sent
-    builder._relative_offset = len(appended)
+    records = map(
+        inner.append,
+        count(),
+        repeat(None),
+        islice(keys, start, None),
+        islice(values, start, None),
+        repeat(_NO_HEADERS),
+    )
+    appended = len(list(takewhile(_APPENDED, records)))  # stops at the first that did not fit
+    builder._relative_offset = appended
+    return appended
 
 
 class OutputError(CartsimError):
