@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 Identity = tuple[str, int, int]  # log, partition, first offset
 
 _INSERT_LINES = 200_000  # lines handed to DuckDB in one transaction
+_BACKLOG_BYTES = 1 << 30  # of closed new segments' files ingested in one sorted transaction
 _KEPT = ", ".join(f'"{n}"' for n in INDEXED_FIELDS)
 
 
@@ -80,6 +81,32 @@ def _rows_sql(path: Path, compressed: bool) -> str:
         f"to_json(struct_pack({packed}))::VARCHAR AS event "
         f"FROM (SELECT {checked} FROM {source} WHERE {' AND '.join(checks)})"
     )
+
+
+def _backlog(
+    present: dict[Identity, Segment], known: dict[Identity, _Progress]
+) -> list[list[tuple[Identity, Segment]]]:
+    """The closed segments none of whose bytes are stored yet, in groups of at most about
+    `_BACKLOG_BYTES`, each group a band of time: partitions' segments taken by first offset."""
+    new = [
+        (identity, segment)
+        for identity, segment in present.items()
+        if not segment.is_open and (identity not in known or known[identity].ingested_bytes == 0)
+    ]
+    new.sort(key=lambda item: (item[0][2], item[0][0], item[0][1]))
+    groups: list[list[tuple[Identity, Segment]]] = []
+    size = _BACKLOG_BYTES
+    for item in new:
+        try:
+            length = item[1].path.stat().st_size
+        except FileNotFoundError:
+            continue
+        if size + length > _BACKLOG_BYTES and (not groups or groups[-1]):
+            groups.append([])
+            size = 0
+        groups[-1].append(item)
+        size += length
+    return groups
 
 
 @dataclass
@@ -159,8 +186,13 @@ class Ingester:
         pending = 0
         present = {s.sort_key(): s for s in self.layout.segments()}
         lag: float | None = None
+        before = {
+            identity: known[identity].ingested_bytes for identity in present if identity in known
+        }
+        for group in _backlog(present, known):
+            self._ingest_backlog(cursor, known, group)
         for identity, segment in present.items():
-            done = known[identity].ingested_bytes if identity in known else 0
+            done = before.get(identity, 0)
             try:
                 stat = segment.path.stat()
                 pending += self._ingest(cursor, known, identity, segment, stat.st_size)
@@ -221,58 +253,102 @@ class Ingester:
             progress = known[identity] = self._register(cursor, identity)
         if size == progress.ingested_bytes:
             return 0
-        if not segment.is_open and progress.ingested_bytes == 0:
-            with self.database.all_cores(cursor):
-                self._commit(cursor, progress, _rows_sql(segment.path, compressed=True), size)
-            return 0
         for lines, end in whole_members(segment.path, progress.ingested_bytes, _INSERT_LINES):
             self.scratch.write_bytes(b"\n".join(lines) + b"\n")
             self._commit(cursor, progress, _rows_sql(self.scratch, compressed=False), end)
         return size - progress.ingested_bytes
 
+    def _ingest_backlog(
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        known: dict[Identity, _Progress],
+        group: list[tuple[Identity, Segment]],
+    ) -> None:
+        """Closed segments never seen before, in one transaction whose rows go into `events` in
+        time order. Each partition's segments cover the whole span of a backlog, so rows stored
+        segment by segment put every minute in several row groups, and a page of a minute scanned
+        them all (over 1 M events, 6 of 10 row groups against 1 in time order)."""
+        progress: dict[Identity, _Progress] = {}
+        for identity, _ in group:
+            if identity not in known:
+                known[identity] = self._register(cursor, identity)
+            progress[identity] = known[identity]
+        ends: dict[Identity, int] = {}
+        cursor.execute("BEGIN TRANSACTION")
+        try:
+            cursor.execute("CREATE OR REPLACE TEMP TABLE staged AS FROM events LIMIT 0")
+            with self.database.all_cores(cursor):
+                for identity, segment in group:
+                    ends[identity] = segment.path.stat().st_size
+                    rows = _rows_sql(segment.path, compressed=True)
+                    self._add(cursor, progress[identity], rows, ends[identity], "staged")
+                cursor.execute("INSERT INTO events FROM staged ORDER BY timestamp_unix, rowid")
+            cursor.execute("DROP TABLE staged")
+            cursor.execute("COMMIT")
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            for identity in progress:
+                progress[identity].payload_bytes = 0  # the files are made anew next time
+            raise
+        for identity, end in ends.items():
+            progress[identity].ingested_bytes = end
+
     def _commit(
         self, cursor: duckdb.DuckDBPyConnection, progress: _Progress, rows: str, end: int
     ) -> None:
         """Insert rows, add them to the tallies and advance the segment's byte counts, in one
-        transaction; the rows are staged in a temporary table so they are read only once. Their
-        JSON goes to the segment's payload file first, compressed in blocks here and durably, so
-        a committed row's position always holds its event."""
+        transaction."""
         cursor.execute("BEGIN TRANSACTION")
         try:
-            cursor.execute(f"CREATE OR REPLACE TEMP TABLE batch AS {rows}", [progress.segment_id])
-            cursor.execute(f"COPY (SELECT event FROM batch ORDER BY rowid) TO {self._lines_to}")
-            appended = self.database.payloads.append(
-                progress.segment_id, progress.payload_bytes, self.lines
-            )
-            self.lines.unlink()
-            # each row's position: its block's offset * BLOCK_LINES + its index in the block
-            inserted = cursor.execute(
-                f"INSERT INTO events SELECT segment_id, {_KEPT}, "
-                f"blocks[n // {BLOCK_LINES} + 1] * {BLOCK_LINES} + n % {BLOCK_LINES} "
-                "FROM (SELECT *, row_number() OVER (ORDER BY rowid) - 1 AS n FROM batch), "
-                "(SELECT ?::BIGINT[] AS blocks) ORDER BY n",
-                [appended.blocks],
-            ).fetchone()
-            count = inserted[0] if inserted else 0
-            if count != appended.lines:
-                raise OSError(
-                    f"payload file of segment {progress.segment_id} got {appended.lines} "
-                    f"events, expected {count}"
-                )
-            self._appended += count
-            for name in TALLIES:
-                cursor.execute(tally_sql(name, "batch"))
-            cursor.execute("DROP TABLE batch")
-            cursor.execute(
-                "UPDATE segments SET ingested_bytes = ?, ingested_rows = ingested_rows + ?, "
-                "payload_bytes = ? WHERE segment_id = ?",
-                [end, count, appended.size, progress.segment_id],
-            )
+            self._add(cursor, progress, rows, end, "events")
             cursor.execute("COMMIT")
         except BaseException:
             cursor.execute("ROLLBACK")
             raise
         progress.ingested_bytes = end
+
+    def _add(
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        progress: _Progress,
+        rows: str,
+        end: int,
+        table: str,
+    ) -> None:
+        """Insert rows into `table` (`events`, or a staging table of its columns), add them to
+        the tallies and advance the segment's byte counts, in the caller's transaction; the rows
+        are staged in a temporary table so they are read only once. Their JSON goes to the
+        segment's payload file first, compressed in blocks here and durably, so a committed
+        row's position always holds its event."""
+        cursor.execute(f"CREATE OR REPLACE TEMP TABLE batch AS {rows}", [progress.segment_id])
+        cursor.execute(f"COPY (SELECT event FROM batch ORDER BY rowid) TO {self._lines_to}")
+        appended = self.database.payloads.append(
+            progress.segment_id, progress.payload_bytes, self.lines
+        )
+        self.lines.unlink()
+        # each row's position: its block's offset * BLOCK_LINES + its index in the block
+        inserted = cursor.execute(
+            f"INSERT INTO {table} SELECT segment_id, {_KEPT}, "
+            f"blocks[n // {BLOCK_LINES} + 1] * {BLOCK_LINES} + n % {BLOCK_LINES} "
+            "FROM (SELECT *, row_number() OVER (ORDER BY rowid) - 1 AS n FROM batch), "
+            "(SELECT ?::BIGINT[] AS blocks) ORDER BY n",
+            [appended.blocks],
+        ).fetchone()
+        count = inserted[0] if inserted else 0
+        if count != appended.lines:
+            raise OSError(
+                f"payload file of segment {progress.segment_id} got {appended.lines} "
+                f"events, expected {count}"
+            )
+        self._appended += count
+        for name in TALLIES:
+            cursor.execute(tally_sql(name, "batch"))
+        cursor.execute("DROP TABLE batch")
+        cursor.execute(
+            "UPDATE segments SET ingested_bytes = ?, ingested_rows = ingested_rows + ?, "
+            "payload_bytes = ? WHERE segment_id = ?",
+            [end, count, appended.size, progress.segment_id],
+        )
         progress.payload_bytes = appended.size
 
     def _register(self, cursor: duckdb.DuckDBPyConnection, identity: Identity) -> _Progress:

@@ -92,6 +92,21 @@ def test_deleted_segments_lose_their_rows_and_restarts_ingest_nothing_twice(
     assert len(payload_files(database)) == 1  # the gone segment's events went with it
 
 
+def test_a_backlog_of_closed_segments_is_stored_in_time_order(
+    layout: Layout, database: Database, generated: list[dict[str, Any]]
+) -> None:
+    sink = SegmentSink(layout, "feedf00d", max_bytes=1 << 30, max_age_s=3600)
+    sink.write([(p, o, v) for p in (0, 1, 2) for _, o, v in records(generated[p::3], 0)])
+    sink.close()
+    assert Ingester(database, layout).run_once().rows == 400
+    times = [event["timestamp_unix"] for event in stored_events(database)]
+    assert times == sorted(times)  # each partition spans the whole time: interleaved
+    # ties in time keep the order of the segments, then of their lines
+    at = sorted(range(len(generated)), key=lambda i: (generated[i]["timestamp_unix"], i % 3, i))
+    assert stored_ids(database) == [generated[i]["event_id"] for i in at]
+    assert_tallies_recount(database)
+
+
 def payload_files(database: Database) -> list[Path]:
     return sorted(database.payloads.folder.glob(f"*{SUFFIX}"))
 
