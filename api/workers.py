@@ -45,19 +45,41 @@ _PIECES: dict[type[BaseModel], tuple[str, TypeAdapter[Any]]] = {
 _PIECE = 8
 
 
-def decode_in_pieces(model: type[A], body: bytes) -> A:
+#: A record as it was decoded, and what validating it gave.
+Seen = dict[Any, tuple[Any, Any]]
+
+
+def decode_in_pieces(model: type[A], body: bytes, seen: Seen | None = None) -> A:
     """`decode_answer`, as strict, but validating an answer's records a few at a time, so a
-    thread decoding a large answer lets the event loop run between the pieces."""
+    thread decoding a large answer lets the event loop run between the pieces.
+
+    With `seen` (the records of the same source's previous answer, by their place in it: it is
+    updated here), a record equal to the one before it takes the model validated then: a
+    partition of history the worker no longer counts in answers every refresh the same."""
     pieces = _PIECES.get(model)
     data = orjson.loads(body)
     if pieces is None or not isinstance(data, dict) or not isinstance(data.get(pieces[0]), list):
         return decode_answer(model, body)
     name, record = pieces
     records: list[Any] = data.pop(name)
-    items: list[Any] = []
-    for start in range(0, len(records), _PIECE):
-        items += record.validate_python(records[start : start + _PIECE], strict=True)
-    return model.model_validate({**data, name: []}, strict=True).model_copy(update={name: items})
+    items: list[Any] = [None] * len(records)
+    fresh = []
+    for index, item in enumerate(records):
+        before = seen.get(index) if seen is not None else None
+        if before is not None and before[0] == item:
+            items[index] = before[1]
+        else:
+            fresh.append(index)
+    for start in range(0, len(fresh), _PIECE):
+        chosen = fresh[start : start + _PIECE]
+        made = record.validate_python([records[i] for i in chosen], strict=True)
+        for index, value in zip(chosen, made, strict=True):
+            items[index] = value
+    answer = model.model_validate({**data, name: []}, strict=True)
+    if seen is not None:
+        seen.clear()
+        seen.update((i, (item, items[i])) for i, item in enumerate(records))
+    return answer.model_copy(update={name: items})
 
 
 class WorkerUnavailableError(CartsimError):
@@ -92,6 +114,7 @@ class HttpWorkers:
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._replace_timeout = aiohttp.ClientTimeout(total=replace_timeout_s)
         self._session: aiohttp.ClientSession | None = None
+        self._totals: dict[str, Seen] = {}  # each worker's last totals, by its URL
 
     def _http(self) -> aiohttp.ClientSession:
         """The session, opened on first use (it belongs to the running event loop)."""
@@ -107,7 +130,8 @@ class HttpWorkers:
         return await asyncio.to_thread(live_workers, self.layout)
 
     async def totals(self, worker: Heartbeat) -> TotalsAnswer:
-        return await self._get(worker, ViewPath.TOTALS, None, TotalsAnswer)
+        seen = self._totals.setdefault(worker.url, {})
+        return await self._get(worker, ViewPath.TOTALS, None, TotalsAnswer, seen)
 
     async def window(self, worker: Heartbeat, query: WindowQuery) -> WindowAnswer:
         return await self._get(worker, ViewPath.WINDOW, query, WindowAnswer)
@@ -129,14 +153,19 @@ class HttpWorkers:
             raise WorkerUnavailableError(f"worker {worker.url} could not clear: {exc!r}") from exc
 
     async def _get(
-        self, worker: Heartbeat, path: ViewPath, query: BaseModel | None, answer: type[A]
+        self,
+        worker: Heartbeat,
+        path: ViewPath,
+        query: BaseModel | None,
+        answer: type[A],
+        seen: Seen | None = None,
     ) -> A:
         params = {} if query is None else query.model_dump()
         try:
             async with self._http().get(worker.url + path, params=params) as response:
                 response.raise_for_status()
                 body = await response.read()
-            return await asyncio.to_thread(decode_in_pieces, answer, body)
+            return await asyncio.to_thread(decode_in_pieces, answer, body, seen)
         except (aiohttp.ClientError, TimeoutError, ValidationError, orjson.JSONDecodeError) as exc:
             raise WorkerUnavailableError(
                 f"worker {worker.url} did not answer {path}: {exc}"

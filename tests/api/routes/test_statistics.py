@@ -19,7 +19,7 @@ from cartsim.api.main import create_app
 from cartsim.api.routes.statistics import _running
 from cartsim.api.statistics import AbandonedPage
 from cartsim.api.tables import SeenWorker, Snapshot, TablesClient
-from cartsim.api.workers import decode_in_pieces
+from cartsim.api.workers import Seen, decode_in_pieces
 from cartsim.settings import Settings
 from cartsim.stream_processors import views
 from cartsim.stream_processors.aggregate import Rules
@@ -308,6 +308,28 @@ def test_a_large_answer_decodes_in_pieces_as_it_decodes_whole(files: Path) -> No
     wrong["partitions"][-1]["events"] = "7"
     with pytest.raises(ValidationError):
         decode_in_pieces(TotalsAnswer, orjson.dumps(wrong))
+
+
+def test_totals_reuse_the_partitions_that_did_not_change_and_validate_the_others(
+    files: Path,
+) -> None:
+    rules = Rules.of(Settings(abandon_after_s=ABANDON_AFTER_S))
+    body = encode_answer(views.totals(tables_of_files(files, rules), views.Parsed()))
+    seen: Seen = {}
+    first = decode_in_pieces(TotalsAnswer, body, seen)
+    again = decode_in_pieces(TotalsAnswer, body, seen)
+    assert again == first == decode_answer(TotalsAnswer, body)
+    assert all(a is b for a, b in zip(again.partitions, first.partitions, strict=True))
+    changed = orjson.loads(body)
+    changed["partitions"][-1]["events"] += 1
+    moved = decode_in_pieces(TotalsAnswer, orjson.dumps(changed), seen)
+    assert moved == decode_answer(TotalsAnswer, orjson.dumps(changed))
+    assert (
+        moved.partitions[0] is first.partitions[0] and moved.partitions[-1] != first.partitions[-1]
+    )
+    changed["partitions"][-1]["events"] = "7"
+    with pytest.raises(ValidationError):
+        decode_in_pieces(TotalsAnswer, orjson.dumps(changed), seen)
 
 
 class CountingWorkers(FakeWorkers):
