@@ -185,7 +185,10 @@ def scenarios(sample: Sample, count: int) -> Scenarios:
             400,
             lambda: _path(f"/cart/events/product/{rng.choice(products)}", {"limit": 100}),
         ),
-        "/cart/statistics": (2000, lambda: "/cart/statistics"),
+        "/cart/statistics": (
+            2000,
+            lambda: _path("/cart/statistics", {"top": rng.choice((5, 10, 20))}),
+        ),
         "/cart/statistics, last 1 or 6 hours": (2000, last_hours),
         "/cart/abandoned": (400, abandoned),
     }
