@@ -13,6 +13,7 @@ from cartsim.settings import Settings, get_settings
 from cartsim.storage import Layout
 from cartsim.stream_processors.aggregate import Rules
 from cartsim.stream_processors.batches import App
+from cartsim.stream_processors.recovery import RebalanceSafeTableManager
 from cartsim.stream_processors.state import declare_tables
 
 
@@ -27,6 +28,7 @@ def create_app(settings: Settings) -> App:
         datadir=str(layout.worker_dir),
         topic_partitions=settings.partitions,
         consumer_auto_offset_reset="earliest",
+        TableManager=RebalanceSafeTableManager,
         # Recovery on Tansu is made exact by how changelog.py batches the records, not by
         # producer_max_batch_size=1, which costs a request per record.
         # A produce request whose answer has not been read in 15 s is retried; with Faust's
