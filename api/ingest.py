@@ -6,7 +6,8 @@ A pass reads only the whole gzip members past that point: an open segment is pic
 batch as it grows, and its rename to the closed name changes nothing (same identity, same
 bytes). Rows of segments that disappear are deleted, and their payload files once no query
 runs. Closed segments never seen before are handed to DuckDB's own gzip JSON reader whole, which
-is the fast path for a large backlog. Each batch's events, checked and rebuilt as JSON, are
+is the fast path for a large backlog, and those of one pass go into the events table together,
+in time order. Each batch's events, checked and rebuilt as JSON, are
 appended to the segment's payload file (`api.payloads`) before the rows that point into it
 commit.
 
